@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test suite:
+#   1. build/        the normal build: unit and functional tests (ctest)
+#   2. build-asan/   unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer
+# Usage: ./scripts/test.sh [--no-setup] [--no-asan] [-- extra ctest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+setup=1 asan=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-setup) setup=0 ;;
+    --no-asan) asan=0 ;;
+    --) shift; break ;;
+    *) echo "usage: $0 [--no-setup] [--no-asan] [-- ctest args]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ "$setup" = 1 ]; then ./scripts/setup.sh; fi
+
+jobs=$(nproc)
+testdata="${MEDCHAIN_TESTDATA:-$(cd .. && pwd)/shared/testdata}"
+
+echo "== build (RelWithDebInfo)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEDCHAIN_TESTDATA="$testdata"
+cmake --build build -j "$jobs"
+
+echo "== tests"
+(cd build && ctest --output-on-failure -j "$jobs" "$@")
+
+if [ "$asan" = 1 ]; then
+  echo "== unit tests under ASan + UBSan"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMEDCHAIN_SANITIZE=ON \
+    -DMEDCHAIN_UNIT_ONLY=ON -DMEDCHAIN_BENCH=OFF -DMEDCHAIN_TESTDATA="$testdata"
+  cmake --build build-asan -j "$jobs"
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+     ctest --output-on-failure -j "$jobs" -L unit "$@")
+fi
+echo "== all tests passed"
