@@ -11,6 +11,13 @@ namespace medchain::crypto {
 
 namespace {
 
+// FromBase64, except that "" is the empty byte string. (core's FromBase64
+// hands libsodium a null output buffer for "", which UBSan reports.)
+std::optional<Bytes> DecodeBase64(std::string_view s) {
+  if (s.empty()) return Bytes{};
+  return FromBase64(s);
+}
+
 // U+2014 EM DASH, then a space.
 constexpr std::string_view kSigPrefix = "\xE2\x80\x94 ";
 
@@ -124,7 +131,7 @@ Result<NoteVerifierKey> ParseNoteVerifierKey(std::string_view text) {
   if (hash_hex.size() != 8 || !hash_bytes || ToHex(*hash_bytes) != hash_hex) {
     return bad("key hash must be 8 lowercase hex characters");
   }
-  auto typed = FromBase64(key64);
+  auto typed = DecodeBase64(key64);
   if (!typed || typed->empty()) return bad("key is not canonical padded base64");
   if ((*typed)[0] != kNoteAlgEd25519) {
     return bad("unsupported signature type 0x" + ToHex(ByteView(typed->data(), 1)) +
@@ -220,7 +227,7 @@ Result<Note> ParseNote(std::string_view s) {
     std::string_view name = line.substr(0, sp);
     std::string_view b64 = line.substr(sp + 1);
     if (!IsValidNoteKeyName(name)) return NoteError(where + ": invalid key name");
-    auto blob = FromBase64(b64);
+    auto blob = DecodeBase64(b64);
     if (!blob) return NoteError(where + ": signature is not canonical padded base64");
     if (blob->size() < 5) return NoteError(where + ": signature shorter than 5 bytes");
     NoteSignature sig;
@@ -303,7 +310,7 @@ Result<Checkpoint> ParseCheckpointBody(std::string_view body) {
     return bad("tree size does not fit in 64 bits");
   }
 
-  auto root = FromBase64(lines[2]);
+  auto root = DecodeBase64(lines[2]);
   if (!root) return bad("root hash is not canonical padded base64");
   if (root->size() != c.root.size()) {
     return bad("root hash is " + std::to_string(root->size()) + " bytes, expected 32");

@@ -235,6 +235,8 @@ TEST(KeyFile, EveryFieldCorrupted) {
          j["ciphertext"] = ToBase64(ct);
        },
        Code::kInvalidArgument, "truncated"},
+      {"ciphertext empty", [](OJson& j) { j["ciphertext"] = ""; }, Code::kInvalidArgument,
+       "truncated"},
       {"ciphertext not base64", [](OJson& j) { j["ciphertext"] = "%%%%"; }, Code::kInvalidArgument,
        "'ciphertext'"},
       {"unknown top-level field", [](OJson& j) { j["comment"] = "hi"; }, Code::kInvalidArgument,

@@ -378,6 +378,7 @@ TEST(Checkpoint, StrictParsing) {
       {"root 31 bytes", "o\n1\n" + root31 + "\n"},
       {"root unpadded", "o\n1\n" + root.substr(0, root.size() - 1) + "\n"},
       {"root hex", "o\n1\n" + ToHex(Hash{}) + "\n"},
+      {"empty root", "o\n1\n\n"},
       {"empty extension", "o\n1\n" + root + "\n\n"},
       {"empty extension between", "o\n1\n" + root + "\na\n\nb\n"},
       {"control char", "o\x02\n1\n" + root + "\n"},
