@@ -2,6 +2,7 @@
 // crypto_bench: fixed workloads over medchain::crypto (libsodium) and
 // medchain::Sha256 (OpenSSL), one thread. Prints one line per figure.
 // Figures go to docs/crypto.md; compare with ../shared/notes/performance.md.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -27,19 +28,25 @@ void Use(uint64_t v) {
   g_sink = g_sink + v;
 }
 
-// Runs `op` in batches until `min_seconds` have passed; returns ops/second.
+// Runs `op` in batches until `min_seconds` have passed, three times, and
+// returns the best of the three rates in ops/second (the machine is shared:
+// the best round is the one least disturbed by other processes).
 template <class Op>
-double Rate(Op op, double min_seconds = 1.0, int batch = 16) {
+double Rate(Op op, double min_seconds = 0.5, int batch = 16) {
   for (int i = 0; i < batch; ++i) op();  // warm-up
-  uint64_t n = 0;
-  auto start = Clock::now();
-  double elapsed = 0;
-  do {
-    for (int i = 0; i < batch; ++i) op();
-    n += static_cast<uint64_t>(batch);
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  } while (elapsed < min_seconds);
-  return static_cast<double>(n) / elapsed;
+  double best = 0;
+  for (int round = 0; round < 3; ++round) {
+    uint64_t n = 0;
+    auto start = Clock::now();
+    double elapsed = 0;
+    do {
+      for (int i = 0; i < batch; ++i) op();
+      n += static_cast<uint64_t>(batch);
+      elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    } while (elapsed < min_seconds);
+    best = std::max(best, static_cast<double>(n) / elapsed);
+  }
+  return best;
 }
 
 void Print(const char* what, double value, const char* unit) {
@@ -51,16 +58,16 @@ void Print(const char* what, double value, const char* unit) {
 int main() {
   crypto::Init();
   std::printf(
-      "crypto_bench: one thread; libsodium for signatures/boxes/AEAD/Argon2id, "
+      "crypto_bench: one thread, best of 3 rounds; libsodium for signatures/boxes/AEAD/Argon2id, "
       "OpenSSL EVP for SHA-256\n");
 
   // SHA-256 through a reused medchain::Sha256.
   {
     medchain::Sha256 h;
     Bytes small(64, 0xab), large(1 << 20, 0xcd);
-    double r64 = Rate([&] { Use(h.Update(small).Finish()[0]); }, 1.0, 1024);
+    double r64 = Rate([&] { Use(h.Update(small).Finish()[0]); }, 0.5, 1024);
     Print("sha256 64 B", r64 * 64 / 1e6, "MB/s");
-    double r1m = Rate([&] { Use(h.Update(large).Finish()[0]); }, 1.0, 4);
+    double r1m = Rate([&] { Use(h.Update(large).Finish()[0]); }, 0.5, 4);
     Print("sha256 1 MiB", r1m * (1 << 20) / 1e6, "MB/s");
   }
 
@@ -90,9 +97,9 @@ int main() {
     crypto::AeadNonce nonce = crypto::RandomNonce();
     Bytes pt(4096, 0x99), aad(32, 1);
     Bytes ct = *crypto::Encrypt(key, nonce, aad, pt);
-    double enc = Rate([&] { Use((*crypto::Encrypt(key, nonce, aad, pt))[0]); }, 1.0, 64);
+    double enc = Rate([&] { Use((*crypto::Encrypt(key, nonce, aad, pt))[0]); }, 0.5, 64);
     Print("xchacha20-poly1305 encrypt 4 KiB", enc * 4096 / 1e6, "MB/s");
-    double dec = Rate([&] { Use((*crypto::Decrypt(key, nonce, aad, ct))[0]); }, 1.0, 64);
+    double dec = Rate([&] { Use((*crypto::Decrypt(key, nonce, aad, ct))[0]); }, 0.5, 64);
     Print("xchacha20-poly1305 decrypt 4 KiB", dec * 4096 / 1e6, "MB/s");
   }
 
@@ -102,9 +109,9 @@ int main() {
     const std::string pass = "benchmark passphrase";
     std::string interactive = *crypto::EncryptKeyFile(keys, pass);
     std::string minimum = *crypto::EncryptKeyFile(keys, pass, crypto::KdfParams::Minimum());
-    double r = Rate([&] { Use(crypto::DecryptKeyFile(interactive, pass).ok()); }, 2.0, 1);
+    double r = Rate([&] { Use(crypto::DecryptKeyFile(interactive, pass).ok()); }, 1.0, 1);
     Print("key file open, argon2id interactive (2, 64 MiB)", 1e3 / r, "ms");
-    double m = Rate([&] { Use(crypto::DecryptKeyFile(minimum, pass).ok()); }, 1.0, 8);
+    double m = Rate([&] { Use(crypto::DecryptKeyFile(minimum, pass).ok()); }, 0.5, 8);
     Print("key file open, argon2id minimum (1, 8 KiB)", 1e3 / m, "ms");
   }
   return g_sink == 0xffffffffffffffffull ? 1 : 0;
