@@ -52,6 +52,7 @@ std::string ToBase64(ByteView bytes) {
 }
 
 std::optional<Bytes> FromBase64(std::string_view b64) {
+  if (b64.empty()) return Bytes{};
   if (b64.size() % 4 != 0) return std::nullopt;
   Bytes out(b64.size() / 4 * 3);
   size_t len = 0;
