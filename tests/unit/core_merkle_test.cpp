@@ -64,8 +64,8 @@ std::vector<Hash> HexHashes(const json& list) {
 
 // A base64 field of a transparency-dev probe: "" and null mean empty.
 Bytes B64(const json& v) {
-  // "" is handled here: FromBase64("") hands libsodium a null output pointer
-  // (UBSan: nonnull argument), a core/bytes.cpp bug reported to its owner.
+  // "" decoded here: FromBase64("") gave libsodium a null output buffer until
+  // core commit ff86a65 (UBSan: nonnull argument); kept for older trees.
   if (v.is_null() || v.get<std::string>().empty()) return {};
   auto b = FromBase64(v.get<std::string>());
   EXPECT_TRUE(b.has_value()) << "bad base64 " << v;
