@@ -371,6 +371,7 @@ class LibraftNode final : public RaftNode {
     struct raft_transfer req {};
     LibraftNode* node = nullptr;
     uint64_t target = 0;
+    bool for_shutdown = false;  // Stop() hands over leadership, then closes
     DoneCallback done;
   };
 
@@ -416,6 +417,7 @@ class LibraftNode final : public RaftNode {
   uv_loop_t m_loop{};
   uv_async_t m_async{};
   uv_check_t m_check{};
+  uv_timer_t m_stop_timer{};  // bounds the leadership hand-over in Stop()
   NoDelayTcpTransport m_transport;
   raft_io m_io{};
   raft_fsm m_fsm{};
@@ -426,6 +428,7 @@ class LibraftNode final : public RaftNode {
   bool m_io_ready = false;
   bool m_raft_ready = false;
   bool m_shutting_down = false;
+  bool m_torn_down = false;
   raft_term m_barrier_term = 0;    // term whose leadership barrier was issued
   bool m_reported_leader = false;  // OnLeadershipChange(true) queued last
   raft_term m_reported_term = 0;
@@ -533,6 +536,8 @@ Status LibraftNode::InitOnLoop() {
   m_async.data = this;
   uv_check_init(&m_loop, &m_check);
   m_check.data = this;
+  uv_timer_init(&m_loop, &m_stop_timer);
+  m_stop_timer.data = this;
   m_handles_ready = true;
 
   const char* bind = m_options.bind_address.empty() ? nullptr : m_options.bind_address.c_str();
@@ -593,9 +598,12 @@ Status LibraftNode::InitOnLoop() {
 // Closes whatever InitOnLoop opened, on the loop thread; uv_run then finishes
 // the closing.
 void LibraftNode::TeardownOnLoop() {
+  if (m_torn_down) return;
+  m_torn_down = true;
   if (m_handles_ready) {
     uv_close(reinterpret_cast<uv_handle_t*>(&m_async), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&m_check), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&m_stop_timer), nullptr);
     m_handles_ready = false;
   }
   {
@@ -619,8 +627,34 @@ void LibraftNode::BeginShutdown() {
     Enqueue(LeadershipWork{false, m_raft.current_term});
     m_reported_leader = false;
   }
-  TeardownOnLoop();
+  // A leader that stops cleanly hands over first: the cluster then waits
+  // about a round trip for its next leader instead of an election timeout
+  // plus a pre-vote round (~2 s with the defaults). libraft gives up on the
+  // transfer after an election timeout; we close either way.
+  if (raft_state(&m_raft) == RAFT_LEADER) {
+    unsigned voters = 0;
+    for (unsigned i = 0; i < m_raft.configuration.n; i++) {
+      voters += m_raft.configuration.servers[i].role == RAFT_VOTER ? 1 : 0;
+    }
+    if (voters > 1) {
+      auto* x = new TransferReq;
+      x->req.data = x;
+      x->node = this;
+      x->for_shutdown = true;
+      if (raft_transfer(&m_raft, &x->req, 0, &OnTransfer) == 0) {
+        Log("raft: stopping; handing over leadership first");
+        // OnTransfer finishes the shutdown; the timer in case it never runs.
+        uv_timer_start(
+            &m_stop_timer,
+            [](uv_timer_t* t) { static_cast<LibraftNode*>(t->data)->TeardownOnLoop(); },
+            2 * uint64_t{m_options.election_timeout_ms} + 100, 0);
+        return;
+      }
+      delete x;
+    }
+  }
   Log("raft: stopping");
+  TeardownOnLoop();
 }
 
 void LibraftNode::Stop() {
@@ -1041,6 +1075,11 @@ void LibraftNode::OnChange(raft_change* req, int status) {
 void LibraftNode::OnTransfer(struct raft_transfer* req) {
   auto* x = static_cast<TransferReq*>(req->data);
   LibraftNode* self = x->node;
+  if (x->for_shutdown) {
+    delete x;
+    self->TeardownOnLoop();
+    return;
+  }
   raft_id target = req->id != 0 ? req->id : x->target;
   raft_id leader = 0;
   const char* address = nullptr;

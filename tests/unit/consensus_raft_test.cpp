@@ -692,23 +692,36 @@ TEST_F(RaftClusterTest, LaggingFollowerGetsSnapshotThenLaterEntriesInOrder) {
 TEST_F(RaftClusterTest, AddFourthServerAndRemoveOneUnderProposals) {
   Found(3);
   ASSERT_TRUE(WaitForLeader());
+  // The newcomer starts empty, without bootstrap, and waits to be contacted.
+  size_t added = AddServer();
+  Start(added, /*bootstrap=*/false);
+  EXPECT_TRUE(server(added).node->Configuration().empty());
 
+  // Keeps one proposal in flight on whoever leads, all along.
+  std::vector<RaftNode*> nodes;
+  for (Server& s : m_servers) nodes.push_back(s.node.get());
   std::atomic<bool> stop{false};
   std::atomic<int> acked{0};
   std::thread proposer([&] {
     for (int i = 0; !stop.load(); i++) {
-      for (Server& s : m_servers) {
-        if (s.running() && s.node->IsLeader()) {
-          if (ProposeAndWait(*s.node, nullptr, Entry("load", i), 5s).status.ok()) acked++;
+      for (RaftNode* n : nodes) {
+        if (n->IsLeader()) {
+          if (ProposeAndWait(*n, nullptr, Entry("load", i), 5s).status.ok()) acked++;
           break;
         }
       }
       std::this_thread::yield();
     }
   });
+  struct StopAndJoin {
+    std::atomic<bool>& stop;
+    std::thread& thread;
+    ~StopAndJoin() {
+      stop = true;
+      if (thread.joinable()) thread.join();
+    }
+  } guard{stop, proposer};
 
-  size_t added = AddServer();
-  Start(added, /*bootstrap=*/false);
   std::optional<size_t> l = WaitForLeader();
   ASSERT_TRUE(l);
   int acked_before = acked.load();
@@ -724,9 +737,13 @@ TEST_F(RaftClusterTest, AddFourthServerAndRemoveOneUnderProposals) {
     server(*l).node->RemoveServer(server(removed).peer.id, std::move(done));
   });
   ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_GT(acked.load(), acked_before) << "no proposal committed during the changes";
+  // Stopped as an operator would (kept allocated: the proposer holds it).
+  server(removed).node->Stop();
   ASSERT_TRUE(WaitUntil([&] { return acked.load() > acked_before + 20; }));
   stop = true;
   proposer.join();
+  server(removed).node.reset();
 
   l = WaitForLeader();
   ASSERT_TRUE(l);
@@ -797,6 +814,39 @@ TEST_F(RaftClusterTest, TransferLeadershipAndStopIsIdempotent) {
   server(0).node->Stop();
   ProposeResult r = ProposeAndWait(*server(0).node, nullptr, "too late", 1s);
   EXPECT_EQ(r.status.code(), Code::kUnavailable);
+}
+
+TEST_F(RaftClusterTest, StoppingTheLeaderHandsOverLeadership) {
+  // With a 1 s election timeout an election after the leader vanished takes
+  // at least 1 s (plus a pre-vote round); a hand-over takes a round trip.
+  m_options.election_timeout_ms = 1000;
+  m_options.heartbeat_timeout_ms = 50;
+  Found(3);
+  std::optional<size_t> l = WaitForLeader(20s);
+  ASSERT_TRUE(l);
+  uint64_t acked = ProposeOnLeader("before hand-over");
+  const auto t0 = Clock::now();
+  server(*l).node->Stop();
+  std::optional<size_t> next;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (size_t i = 0; i < 3; i++) {
+          if (i != *l && server(i).node->IsLeader() &&
+              server(i).sm->LeadsTerm(server(i).node->Term())) {
+            next = i;
+          }
+        }
+        return next.has_value();
+      },
+      10s));
+  const auto elapsed = Clock::now() - t0;
+  EXPECT_LT(elapsed, 700ms)
+      << "took " << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()
+      << " ms: an election, not a hand-over";
+  EXPECT_GE(server(*next).sm->applied(), acked);
+  std::vector<LeadershipEvent> ev = server(*l).sm->leadership();
+  ASSERT_FALSE(ev.empty());
+  EXPECT_FALSE(ev.back().is_leader);
 }
 
 TEST(RaftOptions, RejectsBadOptions) {
