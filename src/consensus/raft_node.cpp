@@ -432,7 +432,6 @@ class LibraftNode final : public RaftNode {
   raft_term m_barrier_term = 0;    // term whose leadership barrier was issued
   bool m_reported_leader = false;  // OnLeadershipChange(true) queued last
   raft_term m_reported_term = 0;
-  raft_index m_logged_snapshot = 0;
 
   // Snapshot in progress: written on the loop thread, read by libraft's
   // snapshot worker thread.
@@ -632,17 +631,29 @@ void LibraftNode::BeginShutdown() {
   // plus a pre-vote round (~2 s with the defaults). libraft gives up on the
   // transfer after an election timeout; we close either way.
   if (raft_state(&m_raft) == RAFT_LEADER) {
-    unsigned voters = 0;
-    for (unsigned i = 0; i < m_raft.configuration.n; i++) {
-      voters += m_raft.configuration.servers[i].role == RAFT_VOTER ? 1 : 0;
+    // The most up-to-date voter heard from within the last election timeout
+    // (progress[] parallels configuration.servers[] in libraft); none: close
+    // at once rather than wait for a transfer to a dead server.
+    raft_id target = 0;
+    raft_index best = 0;
+    const raft_configuration& conf = m_raft.configuration;
+    for (unsigned i = 0; i < conf.n; i++) {
+      const raft_server& srv = conf.servers[i];
+      if (srv.id == m_raft.id || srv.role != RAFT_VOTER) continue;
+      const raft_progress& p = m_raft.leader_state.progress[i];
+      if (p.recent_recv && (target == 0 || p.match_index > best)) {
+        target = srv.id;
+        best = p.match_index;
+      }
     }
-    if (voters > 1) {
+    if (target != 0) {
       auto* x = new TransferReq;
       x->req.data = x;
       x->node = this;
+      x->target = target;
       x->for_shutdown = true;
-      if (raft_transfer(&m_raft, &x->req, 0, &OnTransfer) == 0) {
-        Log("raft: stopping; handing over leadership first");
+      if (raft_transfer(&m_raft, &x->req, target, &OnTransfer) == 0) {
+        Log("raft: stopping; handing over leadership to " + std::to_string(target) + " first");
         // OnTransfer finishes the shutdown; the timer in case it never runs.
         uv_timer_start(
             &m_stop_timer,
@@ -660,8 +671,9 @@ void LibraftNode::BeginShutdown() {
 void LibraftNode::Stop() {
   std::lock_guard<std::mutex> stop_lock(m_stop_mu);
   if (m_stopped) return;
-  if (std::this_thread::get_id() == m_applier_thread.get_id()) {
-    Fatal("RaftNode::Stop called from a StateMachine method or completion callback");
+  if (std::this_thread::get_id() == m_applier_thread.get_id() ||
+      std::this_thread::get_id() == m_loop_thread.get_id()) {
+    Fatal("RaftNode::Stop called from a StateMachine method, callback or log sink");
   }
   m_stopping.store(true);
   {
