@@ -1053,6 +1053,8 @@ void LibraftNode::OnApplied(struct raft_apply* req, int status, void* /*result*/
   auto* a = static_cast<ApplyReq*>(req->data);
   LibraftNode* self = a->node;
   Status st = status == 0 ? Status::Ok() : self->ErrorFor(status, "propose");
+  // So that CommitIndex() >= index once done(OK, index) runs.
+  if (status == 0) self->Publish();
   // Queued behind the entry's ApplyWork: runs after StateMachine::Apply.
   self->Enqueue(ProposeDoneWork{std::move(a->done), std::move(st), req->index});
   delete a;

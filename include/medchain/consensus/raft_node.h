@@ -205,7 +205,7 @@ class RaftNode {
 
   // Proposes `entry` as one Raft entry. `done` is called with:
   //   OK and the index, once the entry is committed and this server's Apply
-  //     for it has returned;
+  //     for it has returned (CommitIndex() >= index by then);
   //   Unavailable if this server is not the leader; the message names the
   //     leader ("not the leader; leader is 2 at 127.0.0.1:7002") when known,
   //     and Leader() returns it for forwarding;
@@ -216,6 +216,9 @@ class RaftNode {
   //   ResourceExhausted if entry.size() > max_entry_size.
   virtual void Propose(Bytes entry, ProposeCallback done) = 0;
 
+  // The getters below read a status block the loop thread refreshes after
+  // every event it handles; they never wait for consensus.
+  //
   // This server's role as libraft sees it right now. A new leader reports
   // IsLeader() before StateMachine::OnLeadershipChange(true) (which waits for
   // the barrier); use the callback to decide when to cut blocks and
