@@ -169,6 +169,20 @@ const SearchParameter* Definitions::FindSearchParameter(std::string_view type,
   return nullptr;
 }
 
+std::vector<const SearchParameter*> Definitions::SearchParametersOf(std::string_view type) const {
+  std::vector<const SearchParameter*> out;
+  std::set<std::string_view> seen;
+  for (std::string_view base :
+       {type, std::string_view("DomainResource"), std::string_view("Resource")}) {
+    auto it = m_search.find(base);
+    if (it == m_search.end()) continue;
+    for (const auto& [code, sp] : it->second) {
+      if (seen.insert(code).second) out.push_back(&sp);
+    }
+  }
+  return out;
+}
+
 std::string_view Definitions::OperationUrl(std::string_view id) const {
   auto it = m_operation_urls.find(id);
   return it == m_operation_urls.end() ? std::string_view() : std::string_view(it->second);

@@ -177,9 +177,10 @@ class Comparer {
       auto ib = b.find(key);
       if (ia == a.end() || ib == b.end()) return sub + ": present on one side only";
       if (root == Root::kTop && key == "id" && ia->is_string() && ib->is_string()) {
-        const std::string type = a.value("resourceType", "");
-        if (!m_corr.Match(type + "/" + ia->get<std::string>(),
-                          type + "/" + ib->get<std::string>())) {
+        // Ids pair in their own namespace: "urn:uuid:X" may rename to
+        // "Patient/1" while the id X renames to 1.
+        const std::string prefix = "id:" + a.value("resourceType", "") + "/";
+        if (!m_corr.Match(prefix + ia->get<std::string>(), prefix + ib->get<std::string>())) {
           return sub + ": ids are not renamed consistently";
         }
         continue;
@@ -242,7 +243,17 @@ ReferenceParts ParseReference(std::string_view reference, const Definitions* def
     out.kind = ReferenceParts::Kind::kUrn;
     return out;
   }
-  if (size_t scheme = reference.find("://"); scheme != std::string_view::npos) {
+  const size_t query = reference.find('?');
+  const size_t scheme = reference.find("://");
+  if (query != std::string_view::npos && (scheme == std::string_view::npos || scheme > query)) {
+    // "Type?search" (whose search may well contain a URL).
+    if (LooksLikeType(reference.substr(0, query), defs)) {
+      out.kind = ReferenceParts::Kind::kConditional;
+      out.type = std::string(reference.substr(0, query));
+    }
+    return out;
+  }
+  if (scheme != std::string_view::npos) {
     std::vector<std::string_view> segs = Segments(reference.substr(scheme + 3));
     size_t used = TailTypeId(segs, defs, out);
     if (used == 0 || used >= segs.size()) {  // needs a host before Type/id
@@ -257,13 +268,6 @@ ReferenceParts ParseReference(std::string_view reference, const Definitions* def
       base += segs[i];
     }
     out.base = std::move(base);
-    return out;
-  }
-  if (size_t q = reference.find('?'); q != std::string_view::npos) {
-    if (LooksLikeType(reference.substr(0, q), defs)) {
-      out.kind = ReferenceParts::Kind::kConditional;
-      out.type = std::string(reference.substr(0, q));
-    }
     return out;
   }
   std::vector<std::string_view> segs = Segments(reference);

@@ -138,6 +138,9 @@ class Definitions {
   // The SearchParameter `code` of `type` (or of its bases Resource and
   // DomainResource), or nullptr.
   const SearchParameter* FindSearchParameter(std::string_view type, std::string_view code) const;
+  // Every SearchParameter of `type` (its own, then DomainResource's and
+  // Resource's), each code once, sorted by code within each base.
+  std::vector<const SearchParameter*> SearchParametersOf(std::string_view type) const;
 
   // The canonical URL of an OperationDefinition of profiles-resources.json
   // by id ("Patient-everything"), or "".

@@ -85,11 +85,11 @@ class ReferenceCorrespondence {
 //  - Reference.reference values may differ where `corr` pairs them one-to-one
 //    (local "#id" references must be equal);
 //  - the ids of the two top-level resources may differ likewise (paired as
-//    "Type/id"); contained resources keep their ids;
+//    "id:Type/id", apart from references); contained resources keep theirs;
 //  - meta.versionId and meta.lastUpdated are ignored (a meta left empty
 //    counts as absent).
 // Returns nullopt when equal, else a description of the first difference
-// naming its element path (no values).
+// (elements compared in key order) naming its element path (no values).
 std::optional<std::string> SemanticDifference(const Definitions& defs, const nlohmann::json& a,
                                               const nlohmann::json& b,
                                               ReferenceCorrespondence& corr);
