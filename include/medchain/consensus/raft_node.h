@@ -105,7 +105,8 @@ struct RaftOptions {
   // trailing and threshold + trailing blocks: 512..1024 blocks, i.e.
   // 32..64 MiB at 64 KiB blocks and at most 1 GiB at the 1 MiB block cap.
   // At 20 blocks/s that is one snapshot every ~25 s (each stalls log writes
-  // for a few ms to ~50 ms; see docs/consensus.md).
+  // for ~30 ms here; see docs/consensus.md). libraft's own defaults
+  // (1024/2048) would keep up to 3072 blocks in memory.
   unsigned snapshot_threshold = 512;
   unsigned snapshot_trailing = 512;
 
@@ -155,7 +156,9 @@ class StateMachine {
   // node can fetch the missing blocks from peers before returning.
   //
   // Also called at start-up with the newest local snapshot, before any Apply:
-  // a state machine whose durable applied index is >= `index` ignores it.
+  // a state machine whose durable applied index is >= `index` ignores it;
+  // one that is behind it (it lost writes, e.g. in a power cut) installs it
+  // like any other Restore.
   virtual void Restore(uint64_t index, uint64_t term, ByteView snapshot) = 0;
 
   // Called when this server becomes leader (is_leader = true) and when it
@@ -200,7 +203,7 @@ class RaftNode {
   // REQUIRES: `sm` outlives the returned node (until Stop() returns).
   static Result<std::unique_ptr<RaftNode>> Start(RaftOptions options, StateMachine* sm);
 
-  // Stops (see Stop()).
+  // Implementations stop in their destructor (see Stop()).
   virtual ~RaftNode() = default;
 
   // Proposes `entry` as one Raft entry. `done` is called with:
@@ -213,7 +216,8 @@ class RaftNode {
   //     outcome was known: the entry MAY still be committed (at `index` if
   //     non-zero), so a retry can commit it twice and the state machine must
   //     de-duplicate (by transaction id);
-  //   ResourceExhausted if entry.size() > max_entry_size.
+  //   ResourceExhausted if entry.size() > max_entry_size, InvalidArgument if
+  //     it is empty.
   virtual void Propose(Bytes entry, ProposeCallback done) = 0;
 
   // The getters below read a status block the loop thread refreshes after
