@@ -252,7 +252,14 @@ Result<ApplyOutcome> Chain::Apply(const ledger::Proposal& proposal, uint64_t con
   c.block_bytes = b.Encode();
   c.tip = Tip{h.height, out.hash, h.timestamp_ms, log.Size(), log.Root()};
   c.txs.reserve(b.txs.size());
+  std::set<Hash> seen;
   for (size_t i = 0; i < b.txs.size(); ++i) {
+    // A transaction ordered twice (a retry after a leader change) keeps its
+    // first index entry; the copy is in the block and the log, marked invalid.
+    const Hash& id = b.txs[i]->id();
+    if (!seen.insert(id).second) continue;
+    MC_ASSIGN_OR_RETURN(auto earlier, m_store->FindTx(id));
+    if (earlier) continue;
     TxLocation loc;
     loc.height = h.height;
     loc.index = static_cast<uint32_t>(i);
@@ -335,8 +342,18 @@ Result<VerifyReport> VerifyChain(const Store& store, const VerifyOptions& option
     for (size_t i = 0; i < b.txs.size(); ++i) {
       auto loc = store.FindTx(b.txs[i]->id());
       if (!loc.ok()) return fault(height, loc.status().message());
-      if (!*loc || (*loc)->height != height || (*loc)->index != i) {
+      if (!*loc || (*loc)->height > height || ((*loc)->height == height && (*loc)->index > i)) {
         return fault(height, "transaction " + ToHex(b.txs[i]->id()) + " is missing from the index");
+      }
+      bool duplicate = (*loc)->height != height || (*loc)->index != i;
+      if (duplicate) {
+        // A repeat of a transaction ordered earlier: it must have been refused.
+        if (results[i].ok()) {
+          return fault(height, "transaction " + std::to_string(i) +
+                                   " repeats an earlier one but was not refused");
+        }
+        ++r.invalid_transactions;
+        continue;
       }
       if (height > 0 &&
           ((*loc)->result.code != results[i].code || (*loc)->result.reason != results[i].reason)) {

@@ -390,6 +390,25 @@ class RocksStore final : public Store {
     return Status::Ok();
   }
 
+  Status PutCheckpoint(uint64_t height, std::string_view note) override {
+    rocksdb::WriteBatch batch;
+    batch.Put(m_cfs[kCheckpoints], BE64(height), ToSlice(AsBytes(note)));
+    batch.Put(m_cfs[kCheckpoints], "latest", ToSlice(AsBytes(note)));
+    rocksdb::WriteOptions wo;
+    wo.sync = m_options.sync;
+    return FromRocks(m_db->Write(wo, &batch), "checkpoint");
+  }
+
+  Status SetAppliedIndex(uint64_t index) override {
+    rocksdb::WriteOptions wo;
+    wo.sync = m_options.sync;
+    MC_RETURN_IF_ERROR(
+        FromRocks(m_db->Put(wo, m_cfs[kDefault], "applied", BE64(index)), "applied index"));
+    std::unique_lock lock(m_mu);
+    m_applied = index;
+    return Status::Ok();
+  }
+
   Status UnsafePutBlockBytes(uint64_t height, ByteView bytes) override {
     rocksdb::WriteOptions wo;
     wo.sync = true;

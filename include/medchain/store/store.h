@@ -124,6 +124,13 @@ class Store {
   // WAL files (used after erasures and by tests).
   virtual Status CompactAll() = 0;
 
+  // Stores a signed checkpoint of the block at `height` (and as the latest).
+  virtual Status PutCheckpoint(uint64_t height, std::string_view note) = 0;
+
+  // Records that consensus entries up to `index` are applied (entries that
+  // carried no block, e.g. stale proposals, or a snapshot installed).
+  virtual Status SetAppliedIndex(uint64_t index) = 0;
+
   // Overwrites a stored block's bytes WITHOUT any check: for tamper tests
   // and tools that simulate an attacker with disk access.
   virtual Status UnsafePutBlockBytes(uint64_t height, ByteView bytes) = 0;

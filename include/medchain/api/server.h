@@ -1,0 +1,32 @@
+// Copyright (c) medchain developers.
+// The HTTP/JSON API v1 (docs/api.md). Translation only: every decision is the
+// Backend's. Errors are JSON {"error": code, "message": text} with the HTTP
+// status that fits the code.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "medchain/api/backend.h"
+
+namespace medchain::api {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 7070;                  // 0: any free port (see Server::port())
+  size_t max_body_bytes = 2 << 20;  // larger bodies get 413
+  unsigned threads = 256;           // requests in progress at once (waits hold one)
+};
+
+class Server {
+ public:
+  // Binds and starts serving on background threads.
+  // REQUIRES: `backend` outlives the server.
+  static Result<std::unique_ptr<Server>> Start(const ServerOptions& options, Backend& backend);
+  virtual ~Server() = default;
+  virtual int port() const = 0;
+  // Stops accepting, finishes requests in progress, joins threads. Idempotent.
+  virtual void Stop() = 0;
+};
+
+}  // namespace medchain::api

@@ -1,0 +1,76 @@
+// Copyright (c) medchain developers.
+// Node configuration (TOML, docs/operations.md) and the creation of a new
+// network: genesis document, key files and one config per node.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "medchain/core/status.h"
+#include "medchain/ledger/bodies.h"
+
+namespace medchain::node {
+
+struct RaftConfig {
+  bool enabled = false;  // false: this node orders blocks alone (single-node network)
+  std::string address;   // host:port of this node's Raft transport
+  unsigned election_timeout_ms = 1000;
+  unsigned heartbeat_timeout_ms = 100;
+  unsigned snapshot_threshold = 512;
+  unsigned snapshot_trailing = 512;
+};
+
+struct NodeConfig {
+  std::string node_id;       // this node's participant id (role node)
+  std::string data_dir;      // ledger/, raft/, medchaind.pid live here
+  std::string key_file;      // the node's key file
+  std::string passphrase;    // read from passphrase_env / passphrase_file
+  std::string genesis_file;  // genesis.json
+  std::string listen = "127.0.0.1:7070";
+  std::string public_url;  // how others reach the API; default http://<listen>
+  size_t max_body_bytes = 2 << 20;
+  unsigned http_threads = 256;
+  unsigned wait_timeout_ms = 30000;
+  size_t block_max_txs = 2000;
+  size_t block_max_bytes = 1 << 20;
+  unsigned block_max_delay_ms = 20;
+  size_t pool_max_txs = 200000;
+  bool sync = true;              // fsync every block (never turn off in production)
+  std::string fhir_token;        // bearer token of the organisation's EHR (FHIR facade)
+  std::string fhir_key_file;     // the organisation's key file the FHIR facade acts with
+  std::string fhir_definitions;  // folder of the FHIR R4 definitions
+  std::string log_level = "info";
+  RaftConfig raft;
+};
+
+// Reads a TOML config. Relative paths are relative to the config's folder.
+// The passphrase comes from the environment variable named by
+// node.passphrase_env (default MEDCHAIN_PASSPHRASE) or the file
+// node.passphrase_file. Every error names the key and the file.
+Result<NodeConfig> LoadConfig(const std::string& path);
+
+// The TOML text of a config (the inverse of LoadConfig, without the passphrase).
+std::string FormatConfig(const NodeConfig& config, const std::string& passphrase_file);
+
+// "host:port" -> (host, port).
+Result<std::pair<std::string, int>> ParseHostPort(std::string_view text);
+
+struct InitOptions {
+  std::string dir;  // everything is written below it
+  std::string consortium = "medchain dev consortium";
+  std::vector<std::string> organisations = {"org-1"};
+  unsigned nodes = 1;  // node-1 .. node-N, each of organisation 1
+  std::string host = "127.0.0.1";
+  int base_port = 7070;        // API ports base_port + k - 1
+  int raft_base_port = 17070;  // Raft ports
+  bool raft = false;           // nodes order through Raft
+  std::string passphrase;      // for every key file
+  bool fast_kdf = false;       // minimum Argon2id cost (dev and tests only)
+};
+
+// Creates DIR/genesis.json, DIR/keys/{admin,<org>,node-<k>}.key,
+// DIR/passphrase (0600), and DIR/node<k>/medchaind.toml. Refuses to touch a
+// folder that already has a genesis.json.
+Status InitNetwork(const InitOptions& options);
+
+}  // namespace medchain::node

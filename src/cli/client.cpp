@@ -1,0 +1,145 @@
+// Copyright (c) medchain developers.
+#include "cli/client.h"
+
+#include <sodium.h>
+
+#include <chrono>
+#include <cstdlib>
+
+#include <httplib.h>
+
+#include "cli/command.h"
+#include "medchain/crypto/init.h"
+
+namespace medchain::cli {
+
+NodeClient::NodeClient(std::string url, int timeout_s) : m_url(std::move(url)) {
+  while (!m_url.empty() && m_url.back() == '/') m_url.pop_back();
+  m_http = std::make_unique<httplib::Client>(m_url);
+  m_http->set_keep_alive(true);
+  m_http->set_connection_timeout(5, 0);
+  m_http->set_read_timeout(timeout_s, 0);
+  m_http->set_write_timeout(timeout_s, 0);
+}
+
+NodeClient::~NodeClient() = default;
+
+Status StatusFromApi(std::string_view code, std::string message) {
+  if (code == "invalid_argument") return Status::InvalidArgument(std::move(message));
+  if (code == "not_found") return Status::NotFound(std::move(message));
+  if (code == "already_exists") return Status::AlreadyExists(std::move(message));
+  if (code == "permission_denied") return Status::PermissionDenied(std::move(message));
+  if (code == "unauthenticated") return Status::Unauthenticated(std::move(message));
+  if (code == "resource_exhausted") return Status::ResourceExhausted(std::move(message));
+  if (code == "failed_precondition" || code == "erased")
+    return Status::FailedPrecondition(std::move(message));
+  if (code == "unavailable") return Status::Unavailable(std::move(message));
+  if (code == "timeout") return Status::Timeout(std::move(message));
+  if (code == "corruption") return Status::Corruption(std::move(message));
+  return Status::Internal(std::string(code) + ": " + message);
+}
+
+Result<Json> NodeClient::Decode(int status, const std::string& body) {
+  m_last_status = status;
+  Json j = Json::parse(body, nullptr, false);
+  if (status >= 300) {
+    if (j.is_object() && j.contains("error")) {
+      return StatusFromApi(j.value("error", ""), j.value("message", ""));
+    }
+    return Status::Unavailable("HTTP " + std::to_string(status) + " from " + m_url);
+  }
+  if (j.is_discarded()) return Status::Internal("the node answered something that is not JSON");
+  return j;
+}
+
+Result<Json> NodeClient::GetJson(const std::string& path) {
+  auto res = m_http->Get(path.c_str());
+  if (!res) {
+    m_last_status = 0;
+    return Status::Unavailable("cannot reach the node at " + m_url + " (" +
+                               httplib::to_string(res.error()) + ")");
+  }
+  return Decode(res->status, res->body);
+}
+
+Result<std::string> NodeClient::GetText(const std::string& path) {
+  auto res = m_http->Get(path.c_str());
+  if (!res) {
+    m_last_status = 0;
+    return Status::Unavailable("cannot reach the node at " + m_url);
+  }
+  if (res->status >= 300) {
+    auto j = Decode(res->status, res->body);
+    return j.status();
+  }
+  m_last_status = res->status;
+  return res->body;
+}
+
+Result<std::string> NodeClient::GetBinary(const std::string& path) {
+  return GetText(path);
+}
+
+Result<Json> NodeClient::PostBinary(const std::string& path, std::string body,
+                                    const char* content_type) {
+  auto res = m_http->Post(path.c_str(), body, content_type);
+  if (!res) {
+    m_last_status = 0;
+    return Status::Unavailable("cannot reach the node at " + m_url + " (" +
+                               httplib::to_string(res.error()) + ")");
+  }
+  return Decode(res->status, res->body);
+}
+
+static std::string SubmissionBytes(const ledger::Transaction& tx, const ledger::Sidecar* sidecar) {
+  Encoder e;
+  e.U8(1).Var(tx.bytes()).Bool(sidecar != nullptr);
+  if (sidecar) e.Var(sidecar->Encode());
+  return std::string(AsString(e.buffer()));
+}
+
+Result<Json> NodeClient::Submit(const ledger::Transaction& tx, const ledger::Sidecar* sidecar,
+                                bool wait) {
+  return PostBinary(wait ? "/v1/transactions?wait=commit" : "/v1/transactions",
+                    SubmissionBytes(tx, sidecar), "application/vnd.medchain.submission");
+}
+
+Result<Json> NodeClient::Read(const ledger::Transaction& request) {
+  return PostBinary("/v1/reads", std::string(AsString(request.bytes())),
+                    "application/octet-stream");
+}
+
+Result<crypto::KeyMaterial> LoadKey(const std::string& path) {
+  crypto::Init();
+  std::string pass;
+  if (!ReadPassphrase("Passphrase for " + path + ": ", false, pass)) {
+    return Status::InvalidArgument("no passphrase for " + path +
+                                   " (set MEDCHAIN_PASSPHRASE or run on a terminal)");
+  }
+  auto k = crypto::ReadKeyFile(path, pass);
+  SecureZero(pass);
+  return k;
+}
+
+ledger::TransactionRef MakeTx(const crypto::KeyMaterial& key, ledger::TxType type, Bytes body) {
+  ledger::UnsignedTx u;
+  u.type = type;
+  u.author = key.signing.public_key();
+  randombytes_buf(&u.nonce, sizeof u.nonce);
+  u.timestamp_ms = NowMs();
+  u.body = std::move(body);
+  return ledger::SignTx(u, key.signing);
+}
+
+uint64_t NowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+std::string DefaultNodeUrl() {
+  if (const char* env = std::getenv("MEDCHAIN_NODE")) return env;
+  return "http://127.0.0.1:7070";
+}
+
+}  // namespace medchain::cli

@@ -1,0 +1,67 @@
+// Copyright (c) medchain developers.
+// What CLI commands share: an HTTP client for a node's API, key loading and
+// transaction signing.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "medchain/core/status.h"
+#include "medchain/crypto/keyfile.h"
+#include "medchain/ledger/bodies.h"
+#include "medchain/ledger/transaction.h"
+
+namespace httplib {
+class Client;
+}
+
+namespace medchain::cli {
+
+using Json = nlohmann::json;
+
+// A node's API. Errors carry the node's code and message ("not_found: ...").
+// Not thread-safe: one NodeClient per thread.
+class NodeClient {
+ public:
+  explicit NodeClient(std::string url, int timeout_s = 60);
+  ~NodeClient();
+  const std::string& url() const { return m_url; }
+
+  Result<Json> GetJson(const std::string& path);
+  Result<std::string> GetText(const std::string& path);
+  Result<std::string> GetBinary(const std::string& path);
+  // POST /v1/transactions as application/vnd.medchain.submission.
+  Result<Json> Submit(const ledger::Transaction& tx, const ledger::Sidecar* sidecar, bool wait);
+  // POST /v1/reads.
+  Result<Json> Read(const ledger::Transaction& request);
+
+  // HTTP status of the last response (0: no response).
+  int last_status() const { return m_last_status; }
+
+ private:
+  Result<Json> PostBinary(const std::string& path, std::string body, const char* content_type);
+  Result<Json> Decode(int status, const std::string& body);
+  std::string m_url;
+  std::unique_ptr<httplib::Client> m_http;
+  int m_last_status = 0;
+};
+
+// Maps an API error code ("not_found") and message back to a Status.
+Status StatusFromApi(std::string_view code, std::string message);
+
+// Loads a key file, asking for its passphrase ($MEDCHAIN_PASSPHRASE or a prompt).
+Result<crypto::KeyMaterial> LoadKey(const std::string& path);
+
+// A signed transaction of `type` with a fresh random nonce.
+ledger::TransactionRef MakeTx(const crypto::KeyMaterial& key, ledger::TxType type, Bytes body);
+
+// Milliseconds since the Unix epoch.
+uint64_t NowMs();
+
+// Default node URL: $MEDCHAIN_NODE or http://127.0.0.1:7070.
+std::string DefaultNodeUrl();
+
+}  // namespace medchain::cli

@@ -1,0 +1,309 @@
+// Copyright (c) medchain developers.
+#include "medchain/node/config.h"
+
+#include <sys/stat.h>
+
+#include <toml++/toml.h>
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "medchain/api/json.h"
+#include "medchain/crypto/keyfile.h"
+
+namespace medchain::node {
+
+namespace fs = std::filesystem;
+
+Result<std::pair<std::string, int>> ParseHostPort(std::string_view text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return Status::InvalidArgument("\"" + std::string(text) + "\" is not host:port");
+  }
+  std::string_view p = text.substr(colon + 1);
+  int port = 0;
+  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+  if (ec != std::errc() || end != p.data() + p.size() || port < 0 || port > 65535) {
+    return Status::InvalidArgument("\"" + std::string(text) + "\" has no valid port");
+  }
+  return std::make_pair(std::string(text.substr(0, colon)), port);
+}
+
+static std::string ReadFileText(const std::string& path, Status& status) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    status = Status::NotFound("cannot read " + path);
+    return {};
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result<NodeConfig> LoadConfig(const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << path << ": " << e.description() << " (line " << e.source().begin.line << ")";
+    return Status::InvalidArgument(msg.str());
+  }
+  fs::path base = fs::path(path).parent_path();
+  auto resolve = [&](const std::string& p) {
+    if (p.empty() || fs::path(p).is_absolute()) return p;
+    return (base / p).lexically_normal().string();
+  };
+  NodeConfig c;
+  Status err;
+  auto fail = [&](const std::string& key, const std::string& why) {
+    if (err.ok()) err = Status::InvalidArgument(path + ": " + key + ": " + why);
+  };
+  auto str = [&](const char* table, const char* key, std::string& out, bool required) {
+    auto node = t[table][key];
+    if (!node) {
+      if (required) fail(std::string(table) + "." + key, "required");
+      return;
+    }
+    if (auto v = node.value<std::string>())
+      out = *v;
+    else
+      fail(std::string(table) + "." + key, "must be a string");
+  };
+  auto num = [&](const char* table, const char* key, auto& out, int64_t lo, int64_t hi) {
+    auto node = t[table][key];
+    if (!node) return;
+    auto v = node.value<int64_t>();
+    if (!v) return fail(std::string(table) + "." + key, "must be an integer");
+    if (*v < lo || *v > hi) {
+      return fail(std::string(table) + "." + key,
+                  "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    }
+    out = static_cast<std::remove_reference_t<decltype(out)>>(*v);
+  };
+  auto flag = [&](const char* table, const char* key, bool& out) {
+    auto node = t[table][key];
+    if (!node) return;
+    if (auto v = node.value<bool>())
+      out = *v;
+    else
+      fail(std::string(table) + "." + key, "must be true or false");
+  };
+  // Unknown keys are mistakes worth reporting (a typo silently ignored would
+  // leave a default in force).
+  static const std::map<std::string, std::vector<std::string>> kKnown = {
+      {"node",
+       {"id", "data_dir", "key_file", "passphrase_env", "passphrase_file", "genesis", "sync",
+        "log_level"}},
+      {"api", {"listen", "public_url", "max_body_bytes", "threads", "wait_timeout_ms"}},
+      {"blocks", {"max_txs", "max_bytes", "max_delay_ms"}},
+      {"pool", {"max_txs"}},
+      {"raft",
+       {"enabled", "address", "election_timeout_ms", "heartbeat_timeout_ms", "snapshot_threshold",
+        "snapshot_trailing"}},
+      {"fhir", {"token", "key_file", "definitions"}},
+  };
+  for (const auto& [k, v] : t) {
+    std::string table(k.str());
+    auto known = kKnown.find(table);
+    if (known == kKnown.end() || !v.is_table()) {
+      fail(table, "unknown section");
+      continue;
+    }
+    for (const auto& [k2, v2] : *v.as_table()) {
+      (void)v2;
+      std::string key(k2.str());
+      if (std::find(known->second.begin(), known->second.end(), key) == known->second.end()) {
+        fail(table + "." + key, "unknown key");
+      }
+    }
+  }
+  str("node", "id", c.node_id, true);
+  str("node", "data_dir", c.data_dir, true);
+  str("node", "key_file", c.key_file, true);
+  str("node", "genesis", c.genesis_file, true);
+  std::string pass_env = "MEDCHAIN_PASSPHRASE", pass_file;
+  str("node", "passphrase_env", pass_env, false);
+  str("node", "passphrase_file", pass_file, false);
+  flag("node", "sync", c.sync);
+  str("node", "log_level", c.log_level, false);
+  str("api", "listen", c.listen, false);
+  str("api", "public_url", c.public_url, false);
+  num("api", "max_body_bytes", c.max_body_bytes, 1024, 64 << 20);
+  num("api", "threads", c.http_threads, 4, 4096);
+  num("api", "wait_timeout_ms", c.wait_timeout_ms, 100, 3600000);
+  num("blocks", "max_txs", c.block_max_txs, 1, 100000);
+  num("blocks", "max_bytes", c.block_max_bytes, 1024, 32 << 20);
+  num("blocks", "max_delay_ms", c.block_max_delay_ms, 1, 60000);
+  num("pool", "max_txs", c.pool_max_txs, 100, 10000000);
+  flag("raft", "enabled", c.raft.enabled);
+  str("raft", "address", c.raft.address, c.raft.enabled);
+  num("raft", "election_timeout_ms", c.raft.election_timeout_ms, 50, 60000);
+  num("raft", "heartbeat_timeout_ms", c.raft.heartbeat_timeout_ms, 10, 10000);
+  num("raft", "snapshot_threshold", c.raft.snapshot_threshold, 16, 1000000);
+  num("raft", "snapshot_trailing", c.raft.snapshot_trailing, 16, 1000000);
+  str("fhir", "token", c.fhir_token, false);
+  str("fhir", "key_file", c.fhir_key_file, false);
+  str("fhir", "definitions", c.fhir_definitions, false);
+  if (!err.ok()) return err;
+  if (!ledger::IsValidId(c.node_id))
+    return Status::InvalidArgument(path + ": node.id: not a valid id");
+  auto hp = ParseHostPort(c.listen);
+  if (!hp.ok()) return hp.status().Prefixed(path + ": api.listen");
+  if (c.public_url.empty()) c.public_url = "http://" + c.listen;
+  if (c.raft.enabled) {
+    auto rp = ParseHostPort(c.raft.address);
+    if (!rp.ok()) return rp.status().Prefixed(path + ": raft.address");
+  }
+  c.data_dir = resolve(c.data_dir);
+  c.key_file = resolve(c.key_file);
+  c.genesis_file = resolve(c.genesis_file);
+  c.fhir_key_file = resolve(c.fhir_key_file);
+  c.fhir_definitions = resolve(c.fhir_definitions);
+  if (!pass_file.empty()) {
+    Status s;
+    c.passphrase = ReadFileText(resolve(pass_file), s);
+    if (!s.ok()) return s.Prefixed(path + ": node.passphrase_file");
+    while (!c.passphrase.empty() && (c.passphrase.back() == '\n' || c.passphrase.back() == '\r')) {
+      c.passphrase.pop_back();
+    }
+  } else if (const char* env = std::getenv(pass_env.c_str())) {
+    c.passphrase = env;
+  }
+  if (c.passphrase.empty()) {
+    return Status::InvalidArgument(path + ": no passphrase for the node key: set $" + pass_env +
+                                   " or node.passphrase_file");
+  }
+  return c;
+}
+
+std::string FormatConfig(const NodeConfig& c, const std::string& passphrase_file) {
+  std::ostringstream o;
+  o << "# medchaind configuration (docs/operations.md)\n"
+    << "[node]\n"
+    << "id = \"" << c.node_id << "\"\n"
+    << "data_dir = \"" << c.data_dir << "\"\n"
+    << "key_file = \"" << c.key_file << "\"\n"
+    << "genesis = \"" << c.genesis_file << "\"\n";
+  if (!passphrase_file.empty()) o << "passphrase_file = \"" << passphrase_file << "\"\n";
+  o << "sync = " << (c.sync ? "true" : "false") << "\n\n"
+    << "[api]\n"
+    << "listen = \"" << c.listen << "\"\n"
+    << "public_url = \"" << c.public_url << "\"\n"
+    << "max_body_bytes = " << c.max_body_bytes << "\n"
+    << "threads = " << c.http_threads << "\n"
+    << "wait_timeout_ms = " << c.wait_timeout_ms << "\n\n"
+    << "[blocks]\n"
+    << "max_txs = " << c.block_max_txs << "\n"
+    << "max_bytes = " << c.block_max_bytes << "\n"
+    << "max_delay_ms = " << c.block_max_delay_ms << "\n\n"
+    << "[pool]\n"
+    << "max_txs = " << c.pool_max_txs << "\n\n"
+    << "[raft]\n"
+    << "enabled = " << (c.raft.enabled ? "true" : "false") << "\n";
+  if (c.raft.enabled) {
+    o << "address = \"" << c.raft.address << "\"\n"
+      << "election_timeout_ms = " << c.raft.election_timeout_ms << "\n"
+      << "heartbeat_timeout_ms = " << c.raft.heartbeat_timeout_ms << "\n";
+  }
+  if (!c.fhir_token.empty() || !c.fhir_key_file.empty()) {
+    o << "\n[fhir]\n";
+    if (!c.fhir_token.empty()) o << "token = \"" << c.fhir_token << "\"\n";
+    if (!c.fhir_key_file.empty()) o << "key_file = \"" << c.fhir_key_file << "\"\n";
+  }
+  return o.str();
+}
+
+static Status WriteText(const fs::path& p, const std::string& text, mode_t mode) {
+  std::error_code ec;
+  fs::create_directories(p.parent_path(), ec);
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  if (!out) return Status::IOError("cannot write " + p.string());
+  out << text;
+  out.close();
+  if (!out) return Status::IOError("cannot write " + p.string());
+  ::chmod(p.c_str(), mode);
+  return Status::Ok();
+}
+
+Status InitNetwork(const InitOptions& o) {
+  fs::path dir(o.dir);
+  if (fs::exists(dir / "genesis.json")) {
+    return Status::AlreadyExists(o.dir + " already holds a network (genesis.json)");
+  }
+  if (o.passphrase.empty())
+    return Status::InvalidArgument("a passphrase for the key files is required");
+  if (o.organisations.empty())
+    return Status::InvalidArgument("at least one organisation is required");
+  if (o.nodes == 0 || o.nodes > 64) return Status::InvalidArgument("between 1 and 64 nodes");
+  std::error_code ec;
+  fs::create_directories(dir / "keys", ec);
+  if (ec) return Status::IOError("cannot create " + (dir / "keys").string() + ": " + ec.message());
+  crypto::KdfParams kdf =
+      o.fast_kdf ? crypto::KdfParams::Minimum() : crypto::KdfParams::Interactive();
+
+  ledger::Genesis g;
+  g.consortium = o.consortium;
+  g.time_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+  auto make = [&](const std::string& id, ledger::Role role, const std::string& org,
+                  const std::string& name) -> Result<ledger::RegisterParticipant> {
+    auto keys = crypto::KeyMaterial::Generate(id, id);
+    MC_RETURN_IF_ERROR(
+        crypto::WriteKeyFile((dir / "keys" / (id + ".key")).string(), keys, o.passphrase, kdf));
+    ledger::RegisterParticipant r;
+    r.id = id;
+    r.role = role;
+    r.organisation = org;
+    r.sign_key = keys.signing.public_key();
+    r.box_key = keys.encryption.public_key();
+    r.display_name = name;
+    return r;
+  };
+  MC_ASSIGN_OR_RETURN(auto admin,
+                      make("admin", ledger::Role::kAdmin, "", "Consortium administrator"));
+  g.participants.push_back(admin);
+  for (const auto& org : o.organisations) {
+    if (!ledger::IsValidId(org))
+      return Status::InvalidArgument("not a valid organisation id: " + org);
+    MC_ASSIGN_OR_RETURN(auto r, make(org, ledger::Role::kOrganisation, "", org));
+    g.participants.push_back(r);
+  }
+  std::vector<NodeConfig> configs;
+  for (unsigned k = 1; k <= o.nodes; ++k) {
+    std::string id = "node-" + std::to_string(k);
+    MC_ASSIGN_OR_RETURN(
+        auto r, make(id, ledger::Role::kNode, o.organisations[0], "node " + std::to_string(k)));
+    NodeConfig c;
+    c.node_id = id;
+    c.listen = o.host + ":" + std::to_string(o.base_port + static_cast<int>(k) - 1);
+    c.public_url = "http://" + c.listen;
+    r.node = ledger::NodeInfo{
+        k, o.host + ":" + std::to_string(o.raft_base_port + static_cast<int>(k) - 1), c.public_url};
+    g.participants.push_back(r);
+    c.data_dir = ".";
+    c.key_file = "../keys/" + id + ".key";
+    c.genesis_file = "../genesis.json";
+    c.raft.enabled = o.raft;
+    c.raft.address = r.node->raft_address;
+    c.fhir_key_file = "../keys/" + o.organisations[0] + ".key";
+    configs.push_back(c);
+  }
+  // Through the codec's rules before anything depends on it.
+  auto checked = ledger::DecodeBody<ledger::Genesis>(ledger::EncodeBody(g), "genesis");
+  if (!checked.ok()) return checked.status();
+  MC_RETURN_IF_ERROR(WriteText(dir / "genesis.json", api::GenesisToJson(g).dump(2) + "\n", 0644));
+  MC_RETURN_IF_ERROR(WriteText(dir / "passphrase", o.passphrase + "\n", 0600));
+  for (unsigned k = 1; k <= o.nodes; ++k) {
+    fs::path nd = dir / ("node" + std::to_string(k));
+    MC_RETURN_IF_ERROR(
+        WriteText(nd / "medchaind.toml", FormatConfig(configs[k - 1], "../passphrase"), 0644));
+  }
+  return Status::Ok();
+}
+
+}  // namespace medchain::node
