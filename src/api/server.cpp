@@ -549,6 +549,28 @@ void HttpServer::RecordRoutes() {
     j["history"] = versions;
     SendJson(res, 200, j);
   });
+  // A wrapped data key is useless to anyone but its recipient (it is sealed
+  // to the recipient's key), so it is served without an access event: the
+  // patient's client uses it to re-wrap keys for a new grantee.
+  h.Get(R"(/v1/records/([A-Za-z0-9._:@-]+)/keys/([A-Za-z0-9._:@-]+))", [this](const Request& req,
+                                                                              Response& res) {
+    auto version = QueryU64(req, "version");
+    if (!version.ok()) return SendStatus(res, version.status());
+    if (!*version || **version == 0 || **version > 0xffffffffULL) {
+      return SendError(res, 400, "invalid_argument", "query parameter version (>= 1) is required");
+    }
+    auto key = m_backend.Ledger().GetWrappedKey(
+        req.matches[1].str(), static_cast<uint32_t>(**version), req.matches[2].str());
+    if (!key.ok()) return SendStatus(res, key.status());
+    if (!*key)
+      return SendError(res, 404, "not_found",
+                       "no wrapped key of that version for " + req.matches[2].str());
+    SendJson(res, 200,
+             Json{{"record_id", req.matches[1].str()},
+                  {"version", **version},
+                  {"recipient", req.matches[2].str()},
+                  {"wrapped_key", ToBase64(**key)}});
+  });
   h.Get(R"(/v1/patients/([A-Za-z0-9._:@-]+)/grants)", [this](const Request& req, Response& res) {
     ledger::StateView view(m_backend.Ledger().State());
     auto grants = view.PatientGrants(req.matches[1].str());

@@ -72,7 +72,7 @@ int RunVerify(const VerifyArgs& args) {
     return kExitFail;
   }
   std::cout << "ok: " << r->blocks << " blocks, " << r->transactions << " transactions ("
-            << r->invalid_transactions << " marked invalid), " << r->checkpoints
+            << r->invalid_transactions << " invalid or refused), " << r->checkpoints
             << " checkpoints checked, final root " << ToHex(r->final_root) << "\n";
   std::fprintf(stderr, "verified %.1f MB in %.2f s (%.0f blocks/s, %.1f MB/s)\n",
                static_cast<double>(r->bytes) / 1e6, secs, static_cast<double>(r->blocks) / secs,

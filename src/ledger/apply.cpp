@@ -347,9 +347,12 @@ class Applier {
       }
       custodian = head->custodian;
     }
-    // The data key must be wrapped for the patient, the writer, the custodian
-    // and every active grantee whose grant covers the record.
+    // The data key must be wrapped for the patient, the writer, the custodian,
+    // the patient's delegates and every active grantee whose grant covers the
+    // record.
     std::set<std::string> required = {p->patient, a.id, custodian};
+    // The patient's delegates act for the patient: they need the key too.
+    for (const auto& d : patient->delegates) required.insert(d);
     MC_ASSIGN_OR_RETURN(auto grants, m_view.PatientGrants(p->patient));
     for (const auto& g : grants) {
       if (g.ActiveAt(m_ctx.time_ms) && g.grant.Covers(p->record_id, p->type)) {
