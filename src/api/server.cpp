@@ -307,8 +307,9 @@ class HttpServer final : public Server {
       if (!doc.ok()) return SendStatus(res, doc.status());
       SendJson(res, 200, GenesisToJson(*doc));
     });
-    h.Get("/v1/cluster", [this](const Request&, Response& res) {
-      res.set_content(m_backend.ClusterJson(), "application/json");
+    h.Get("/v1/cluster", [this](const Request& req, Response& res) {
+      res.set_content(m_backend.ClusterJson(req.get_param_value("local") == "1"),
+                      "application/json");
     });
     RecordRoutes();
   }

@@ -180,7 +180,7 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   Result<api::ReadOutcome> Read(TransactionRef request) override;
   std::string Metrics() const override;
   Status Health() const override;
-  std::string ClusterJson() const override;
+  std::string ClusterJson(bool local_only) const override;
 
   // ---- consensus::StateMachine (Raft applier thread) ----
   void Apply(uint64_t index, uint64_t term, ByteView entry) override;
@@ -324,6 +324,10 @@ Status NodeImpl::Init() {
   opts.port = hp->second;
   opts.max_body_bytes = m_config.max_body_bytes;
   opts.threads = m_config.http_threads;
+  opts.fhir_token = m_config.fhir_token;
+  opts.fhir_key_file = m_config.fhir_key_file;
+  opts.fhir_key_passphrase = m_config.passphrase;
+  opts.fhir_definitions = m_config.fhir_definitions;
   MC_ASSIGN_OR_RETURN(m_server, api::Server::Start(opts, *this));
   if (hp->second == 0) m_url = "http://" + hp->first + ":" + std::to_string(m_server->port());
 
@@ -912,7 +916,7 @@ std::string NodeImpl::Metrics() const {
   return o.str();
 }
 
-std::string NodeImpl::ClusterJson() const {
+std::string NodeImpl::ClusterJson(bool local_only) const {
   api::Json nodes = api::Json::array();
   std::string leader_url;
   std::optional<consensus::RaftStatus> info;
@@ -945,6 +949,28 @@ std::string NodeImpl::ClusterJson() const {
       n["applied"] = m_store->AppliedIndex();
       n["height"] = m_store->GetTip().height;
       n["self"] = true;
+    } else if (!local_only) {
+      // Each node reports its own term and progress.
+      httplib::Client c(p->node->api_url);
+      c.set_connection_timeout(0, 300000);
+      c.set_read_timeout(1, 0);
+      auto res = c.Get("/v1/cluster?local=1");
+      n["reachable"] = res && res->status == 200;
+      if (res && res->status == 200) {
+        auto j = api::Json::parse(res->body, nullptr, false);
+        if (j.is_object() && j.contains("nodes")) {
+          for (const auto& other : j["nodes"]) {
+            if (other.value("self", false)) {
+              n["term"] = other.value("term", 0ULL);
+              n["applied"] = other.value("applied", 0ULL);
+              n["height"] = other.value("height", 0ULL);
+            }
+          }
+        }
+      }
+    } else {
+      if (!local_only) nodes.push_back(n);
+      return true;
     }
     nodes.push_back(n);
     return true;

@@ -72,8 +72,10 @@ class Backend {
   virtual std::string Metrics() const = 0;
   // OK when the node can accept writes.
   virtual Status Health() const = 0;
-  // JSON text of GET /v1/cluster (leader and every node), or "" when single.
-  virtual std::string ClusterJson() const = 0;
+  // JSON text of GET /v1/cluster: the leader and every node with its role,
+  // term and applied index (asked of each node). `local_only`: this node's
+  // own entry only (what peers ask each other).
+  virtual std::string ClusterJson(bool local_only) const = 0;
 };
 
 }  // namespace medchain::api

@@ -16,6 +16,13 @@ struct ServerOptions {
   int port = 7070;                  // 0: any free port (see Server::port())
   size_t max_body_bytes = 2 << 20;  // larger bodies get 413
   unsigned threads = 256;           // requests in progress at once (waits hold one)
+  // FHIR R4 facade at /fhir/r4 (docs/fhir.md): acts for the organisation whose
+  // key file is given; the EHR authenticates with the bearer token. Disabled
+  // when fhir_key_file is empty.
+  std::string fhir_token;
+  std::string fhir_key_file;
+  std::string fhir_key_passphrase;
+  std::string fhir_definitions;  // folder with fhir.schema.json and friends
 };
 
 class Server {
