@@ -168,4 +168,47 @@ Result<Json> PutRecord(NodeClient& node, const crypto::KeyMaterial& key, const s
   }
 }
 
+Result<Json> SubmitGrant(NodeClient& node, const crypto::KeyMaterial& key, const std::string& me,
+                         ledger::Grant g) {
+  MC_ASSIGN_OR_RETURN(auto grantee_box, FetchBoxKey(node, g.grantee));
+  MC_ASSIGN_OR_RETURN(Json recs, node.GetJson("/v1/patients/" + g.patient + "/records"));
+  ledger::Sidecar sc;
+  for (const auto& r : recs["records"]) {
+    if (r.value("erased", false)) continue;
+    std::string id = r.value("record_id", "");
+    if (!g.Covers(id, r.value("type", ""))) continue;
+    uint32_t latest = r.value("version", 0U);
+    for (uint32_t v = 1; v <= latest; ++v) {
+      // My wrapped key (I am the patient or a delegate), re-wrapped for the grantee.
+      MC_ASSIGN_OR_RETURN(Json k, node.GetJson("/v1/records/" + id + "/keys/" + me +
+                                               "?version=" + std::to_string(v)));
+      auto wrapped = FromBase64(k.value("wrapped_key", ""));
+      if (!wrapped) return Status::Corruption("malformed wrapped key");
+      MC_ASSIGN_OR_RETURN(Bytes data_key, OpenDataKey(key, *wrapped));
+      auto sealed = crypto::Seal(grantee_box, data_key);
+      SecureZero(data_key);
+      if (!sealed.ok()) return sealed.status();
+      g.keys.push_back(ledger::KeyRef{id, v});
+      sc.keys.push_back(ledger::WrappedKey{id, v, g.grantee, std::move(*sealed)});
+    }
+  }
+  // Keys must be listed sorted by (record, version); keep the sidecar in step.
+  std::vector<size_t> order(g.keys.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return g.keys[x] < g.keys[y]; });
+  ledger::Grant sorted = g;
+  ledger::Sidecar sorted_sc;
+  sorted.keys.clear();
+  for (size_t i : order) {
+    sorted.keys.push_back(g.keys[i]);
+    sorted_sc.keys.push_back(sc.keys[i]);
+  }
+  sorted.keys_hash = sorted_sc.KeysHash();
+  MC_ASSIGN_OR_RETURN(auto checked,
+                      ledger::DecodeBody<ledger::Grant>(ledger::EncodeBody(sorted), "grant"));
+  (void)checked;
+  return node.Submit(*MakeTx(key, ledger::TxType::kGrant, ledger::EncodeBody(sorted)), &sorted_sc,
+                     true);
+}
+
 }  // namespace medchain::cli

@@ -60,6 +60,12 @@ Result<Json> PutRecord(NodeClient& node, const crypto::KeyMaterial& key, const s
                        const std::string& patient, const std::string& type,
                        const std::string& record_id, ByteView content);
 
+// Submits grant `g` (its scope, purpose and expiry set) after re-wrapping,
+// for the grantee, the data key of every current version in scope; `me` is the
+// patient or a delegate, whose wrapped keys `key` opens.
+Result<Json> SubmitGrant(NodeClient& node, const crypto::KeyMaterial& key, const std::string& me,
+                         ledger::Grant g);
+
 // A fresh random record id ("rec-" + 32 hex digits).
 std::string NewRecordId();
 
