@@ -2,9 +2,12 @@
 #include "cli/client.h"
 
 #include <sodium.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <iostream>
 
 #include <httplib.h>
 
@@ -140,6 +143,40 @@ uint64_t NowMs() {
 std::string DefaultNodeUrl() {
   if (const char* env = std::getenv("MEDCHAIN_NODE")) return env;
   return "http://127.0.0.1:7070";
+}
+
+bool ReadPassphrase(const std::string& prompt, bool confirm, std::string& out) {
+  if (const char* env = std::getenv("MEDCHAIN_PASSPHRASE")) {
+    out = env;
+    return !out.empty();
+  }
+  if (!isatty(STDIN_FILENO)) return false;
+  auto read_one = [](const std::string& text, std::string& into) {
+    std::cerr << text << std::flush;
+    termios old_term{};
+    tcgetattr(STDIN_FILENO, &old_term);
+    termios quiet = old_term;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    std::getline(std::cin, into);
+    tcsetattr(STDIN_FILENO, TCSANOW, &old_term);
+    std::cerr << "\n";
+  };
+  read_one(prompt, out);
+  if (out.empty()) return false;
+  if (confirm) {
+    std::string again;
+    read_one("Repeat passphrase: ", again);
+    bool same = ConstantTimeEqual(AsBytes(out), AsBytes(again));
+    SecureZero(again);
+    if (!same) {
+      std::cerr << "error: the passphrases differ\n";
+      SecureZero(out);
+      out.clear();
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace medchain::cli

@@ -1,8 +1,5 @@
 // Copyright (c) medchain developers.
 // medchain: the command-line tool. Commands live in cmd_*.cpp files.
-#include <termios.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -27,40 +24,6 @@ CommandGroup::CommandGroup(std::string name, Registrar registrar) {
 int Fail(const std::string& msg, int code) {
   std::cerr << "error: " << msg << "\n";
   return code;
-}
-
-bool ReadPassphrase(const std::string& prompt, bool confirm, std::string& out) {
-  if (const char* env = std::getenv("MEDCHAIN_PASSPHRASE")) {
-    out = env;
-    return !out.empty();
-  }
-  if (!isatty(STDIN_FILENO)) return false;
-  auto read_one = [](const std::string& text, std::string& into) {
-    std::cerr << text << std::flush;
-    termios old_term{};
-    tcgetattr(STDIN_FILENO, &old_term);
-    termios quiet = old_term;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-    std::getline(std::cin, into);
-    tcsetattr(STDIN_FILENO, TCSANOW, &old_term);
-    std::cerr << "\n";
-  };
-  read_one(prompt, out);
-  if (out.empty()) return false;
-  if (confirm) {
-    std::string again;
-    read_one("Repeat passphrase: ", again);
-    bool same = ConstantTimeEqual(AsBytes(out), AsBytes(again));
-    SecureZero(again);
-    if (!same) {
-      std::cerr << "error: the passphrases differ\n";
-      SecureZero(out);
-      out.clear();
-      return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace medchain::cli
