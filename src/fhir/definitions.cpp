@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <set>
@@ -40,18 +41,157 @@ Result<std::string> ReadFile(const fs::path& path) {
   return data;
 }
 
-// Parses a definitions file. When `keep` is given, object members whose key
-// it rejects are dropped while parsing (profiles-resources.json is 35 MB, of
-// which the index needs a small part).
-Result<json> ParseFile(const fs::path& path, const std::set<std::string, std::less<>>* keep) {
+// Copies JSON text, keeping only the object members a KeyFilter accepts (at
+// any depth), without building anything: profiles-resources.json is 35 MB of
+// which the index needs about 1 MB, and tokenizing all of it with nlohmann
+// (even through its SAX interface) costs 10x more than this scan in a
+// sanitizer build. Returns nullopt on text that is not JSON; the caller then
+// lets nlohmann report the error.
+struct KeyFilter {
+  using Keys = std::set<std::string, std::less<>>;
+  const Keys* keep = nullptr;          // if set: only these keys
+  const Keys* drop_strings = nullptr;  // if set: these keys when their value is a string
+};
+
+class MemberFilter {
+ public:
+  MemberFilter(std::string_view in, KeyFilter filter) : m_in(in), m_filter(filter) {}
+
+  std::optional<std::string> Run() {
+    m_out.reserve(m_in.size() / 16);
+    if (!Value(true)) return std::nullopt;
+    SkipSpace();
+    if (m_pos != m_in.size()) return std::nullopt;
+    return std::move(m_out);
+  }
+
+ private:
+  static constexpr int kMaxDepth = 64;
+
+  void SkipSpace() {
+    while (m_pos < m_in.size() && (m_in[m_pos] == ' ' || m_in[m_pos] == '\n' ||
+                                   m_in[m_pos] == '\r' || m_in[m_pos] == '\t')) {
+      ++m_pos;
+    }
+  }
+  // A string token, quotes included; `raw` gets its content (escapes kept).
+  bool String(bool emit, std::string_view* raw) {
+    if (m_pos >= m_in.size() || m_in[m_pos] != '"') return false;
+    const size_t start = m_pos++;
+    while (true) {  // the closing quote: one not escaped by an odd run of backslashes
+      const void* q = std::memchr(m_in.data() + m_pos, '"', m_in.size() - m_pos);
+      if (q == nullptr) return false;
+      const size_t quote = static_cast<size_t>(static_cast<const char*>(q) - m_in.data());
+      size_t backslashes = 0;
+      while (quote - backslashes > start + 1 && m_in[quote - backslashes - 1] == '\\') {
+        ++backslashes;
+      }
+      m_pos = quote + 1;
+      if (backslashes % 2 == 0) break;
+    }
+    if (raw) *raw = m_in.substr(start + 1, m_pos - start - 2);
+    if (emit) m_out.append(m_in.substr(start, m_pos - start));
+    return true;
+  }
+  bool Value(bool emit) {
+    SkipSpace();
+    if (m_pos >= m_in.size()) return false;
+    const char c = m_in[m_pos];
+    if (c == '"') return String(emit, nullptr);
+    if (c == '{' || c == '[') {
+      if (++m_depth > kMaxDepth) return false;
+      const bool ok = c == '{' ? Object(emit) : Array(emit);
+      --m_depth;
+      return ok;
+    }
+    const size_t start = m_pos;  // number, true, false, null
+    while (m_pos < m_in.size() && m_in[m_pos] != ',' && m_in[m_pos] != '}' && m_in[m_pos] != ']' &&
+           m_in[m_pos] != ' ' && m_in[m_pos] != '\n' && m_in[m_pos] != '\r' &&
+           m_in[m_pos] != '\t') {
+      ++m_pos;
+    }
+    if (m_pos == start) return false;
+    if (emit) m_out.append(m_in.substr(start, m_pos - start));
+    return true;
+  }
+  bool Object(bool emit) {
+    ++m_pos;  // '{'
+    if (emit) m_out += '{';
+    bool first = true;
+    SkipSpace();
+    if (m_pos < m_in.size() && m_in[m_pos] == '}') {
+      ++m_pos;
+      if (emit) m_out += '}';
+      return true;
+    }
+    while (true) {
+      SkipSpace();
+      std::string_view key;
+      if (!String(false, &key)) return false;
+      SkipSpace();
+      if (m_pos >= m_in.size() || m_in[m_pos++] != ':') return false;
+      SkipSpace();
+      bool keep = emit && (m_filter.keep == nullptr || m_filter.keep->count(key) != 0);
+      if (keep && m_filter.drop_strings && m_pos < m_in.size() && m_in[m_pos] == '"' &&
+          m_filter.drop_strings->count(key) != 0) {
+        keep = false;
+      }
+      if (keep) {
+        if (!first) m_out += ',';
+        first = false;
+        m_out += '"';
+        m_out.append(key);
+        m_out += "\":";
+      }
+      if (!Value(keep)) return false;
+      SkipSpace();
+      if (m_pos >= m_in.size()) return false;
+      const char c = m_in[m_pos++];
+      if (c == '}') break;
+      if (c != ',') return false;
+    }
+    if (emit) m_out += '}';
+    return true;
+  }
+  bool Array(bool emit) {
+    ++m_pos;  // '['
+    if (emit) m_out += '[';
+    SkipSpace();
+    if (m_pos < m_in.size() && m_in[m_pos] == ']') {
+      ++m_pos;
+      if (emit) m_out += ']';
+      return true;
+    }
+    while (true) {
+      if (!Value(emit)) return false;
+      SkipSpace();
+      if (m_pos >= m_in.size()) return false;
+      const char c = m_in[m_pos++];
+      if (c == ']') break;
+      if (c != ',') return false;
+      if (emit) m_out += ',';
+    }
+    if (emit) m_out += ']';
+    return true;
+  }
+
+  std::string_view m_in;
+  KeyFilter m_filter;
+  size_t m_pos = 0;
+  int m_depth = 0;
+  std::string m_out;
+};
+
+// Parses a definitions file, through `filter` when it has keys.
+Result<json> ParseFile(const fs::path& path, KeyFilter filter = {}) {
   MC_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   try {
-    if (keep == nullptr) return json::parse(text);
-    json::parser_callback_t cb = [keep](int /*depth*/, json::parse_event_t event, json& parsed) {
-      if (event != json::parse_event_t::key) return true;
-      return keep->count(parsed.get_ref<const std::string&>()) != 0;
-    };
-    return json::parse(text, cb);
+    if (filter.keep || filter.drop_strings) {
+      if (std::optional<std::string> filtered = MemberFilter(text, filter).Run()) {
+        return json::parse(*filtered);
+      }
+    }
+    return json::parse(text);  // unfiltered, or let nlohmann name the error
   } catch (const json::exception& e) {
     return Status::InvalidArgument(path.string() + ": not valid JSON (" + e.what() + ")");
   }
@@ -143,6 +283,11 @@ std::optional<std::filesystem::path> FindDefinitionsDirectory(const std::filesys
 
 Definitions::~Definitions() = default;
 
+Result<std::shared_ptr<const Definitions>> Definitions::LoadDirectory(
+    const std::filesystem::path& dir) {
+  return Load(DefinitionPaths::FromDirectory(dir));
+}
+
 bool Definitions::IsResourceType(std::string_view type) const {
   return std::binary_search(m_resource_types.begin(), m_resource_types.end(), type);
 }
@@ -232,7 +377,9 @@ Result<std::shared_ptr<const Definitions>> Definitions::Load(const DefinitionPat
   d->m_paths = paths;
 
   // --- fhir.schema.json: the element tree, value types, enums, patterns.
-  MC_ASSIGN_OR_RETURN(json schema, ParseFile(paths.schema, nullptr));
+  // Descriptions are two thirds of the schema and of no use here.
+  static const KeyFilter::Keys kDescription = {"description"};
+  MC_ASSIGN_OR_RETURN(json schema, ParseFile(paths.schema, {nullptr, &kDescription}));
   if (!schema.is_object() || !schema.contains("definitions") ||
       !schema["definitions"].is_object()) {
     return Status::InvalidArgument(paths.schema.string() + ": no \"definitions\" object");
@@ -301,13 +448,13 @@ Result<std::shared_ptr<const Definitions>> Definitions::Load(const DefinitionPat
   }
 
   // --- StructureDefinitions: resource types, element paths, min cardinality.
-  static const std::set<std::string, std::less<>> kProfileKeys = {
+  static const KeyFilter::Keys kProfileKeys = {
       "resourceType", "id",   "url", "kind", "abstract", "type",  "derivation", "snapshot",
       "element",      "path", "min", "max",  "code",     "entry", "resource",   "contentReference"};
   std::vector<json> profile_files;
   for (const fs::path* file : {&paths.profiles_resources, &paths.profiles_types}) {
     if (file->empty()) continue;
-    MC_ASSIGN_OR_RETURN(json parsed, ParseFile(*file, &kProfileKeys));
+    MC_ASSIGN_OR_RETURN(json parsed, ParseFile(*file, {&kProfileKeys, nullptr}));
     MC_RETURN_IF_ERROR(BundleResources(parsed, *file).status());
     profile_files.push_back(std::move(parsed));
   }
@@ -411,7 +558,7 @@ Result<std::shared_ptr<const Definitions>> Definitions::Load(const DefinitionPat
 
   // --- compartmentdefinition-patient.json
   {
-    MC_ASSIGN_OR_RETURN(json comp, ParseFile(paths.compartment_patient, nullptr));
+    MC_ASSIGN_OR_RETURN(json comp, ParseFile(paths.compartment_patient));
     if (!comp.is_object() || StringOr(comp, "resourceType") != "CompartmentDefinition" ||
         StringOr(comp, "code") != "Patient" || !comp.contains("resource") ||
         !comp["resource"].is_array()) {
@@ -434,7 +581,9 @@ Result<std::shared_ptr<const Definitions>> Definitions::Load(const DefinitionPat
 
   // --- search-parameters.json
   {
-    MC_ASSIGN_OR_RETURN(json search, ParseFile(paths.search_parameters, nullptr));
+    static const KeyFilter::Keys kSearchKeys = {
+        "resourceType", "entry", "resource", "code", "url", "type", "base", "target", "expression"};
+    MC_ASSIGN_OR_RETURN(json search, ParseFile(paths.search_parameters, {&kSearchKeys, nullptr}));
     MC_ASSIGN_OR_RETURN(std::vector<const json*> params,
                         BundleResources(search, paths.search_parameters));
     for (const json* r : params) {
@@ -490,7 +639,8 @@ Result<std::shared_ptr<const Definitions>> Definitions::Load(const DefinitionPat
   }
 
   // --- the valijson schema
-  MC_ASSIGN_OR_RETURN(d->m_schema, BuildSchemaEngine(defs, d->m_resource_types));
+  MC_ASSIGN_OR_RETURN(d->m_schema,
+                      BuildSchemaEngine(std::move(schema["definitions"]), d->m_resource_types));
   return std::shared_ptr<const Definitions>(std::move(d));
 }
 

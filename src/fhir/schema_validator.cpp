@@ -93,8 +93,8 @@ std::string CodeList(const std::vector<std::string>& codes) {
 }  // namespace
 
 Result<std::shared_ptr<const SchemaEngine>> Definitions::BuildSchemaEngine(
-    const nlohmann::json& definitions, const std::vector<std::string>& resource_types) {
-  json defs = definitions;
+    nlohmann::json definitions, const std::vector<std::string>& resource_types) {
+  json defs = std::move(definitions);
   defs["ResourceList"] = {{"type", "object"},
                           {"required", json::array({"resourceType"})},
                           {"properties", {{"resourceType", {{"type", "string"}}}}}};

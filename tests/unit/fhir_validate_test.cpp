@@ -138,7 +138,7 @@ TEST_F(FhirValidate, EverySyntheaResourceIsValid) {
 // resource types added) accepts the same data, and its extra types are not R4
 // resource types here.
 TEST_F(FhirValidate, PackageSchemaAgreesOnTheTestData) {
-  auto loaded = Definitions::Load(DefinitionPaths::FromDirectory(s_dir));
+  auto loaded = Definitions::LoadDirectory(s_dir);
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   const Definitions& pkg = **loaded;
   EXPECT_EQ(pkg.ResourceTypes(), defs().ResourceTypes());
@@ -514,6 +514,12 @@ TEST(FhirDefinitionsLoad, BadFilesAreRefusedNamingTheFile) {
       << r.status().ToString();
 
   { std::ofstream(dir / "schema.json") << "{\"definitions\": {}}"; }
+  { std::ofstream(dir / "p.json") << "{\"resourceType\": \"Bundle\", \"entry\": [{\"a\": 1}"; }
+  paths.schema = dir / "schema.json";
+  r = Definitions::Load(paths);
+  EXPECT_NE(r.status().message().find("p.json: not valid JSON"), std::string::npos)
+      << r.status().ToString();
+
   { std::ofstream(dir / "p.json") << "{\"resourceType\": \"Patient\"}"; }
   paths.schema = dir / "schema.json";
   r = Definitions::Load(paths);

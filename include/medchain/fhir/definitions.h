@@ -116,6 +116,8 @@ class Definitions {
   // Reads and indexes the files. Fails with a message naming the file and
   // what was wrong (unreadable, not JSON, not the expected resource).
   static Result<std::shared_ptr<const Definitions>> Load(const DefinitionPaths& paths);
+  // Load(DefinitionPaths::FromDirectory(dir)).
+  static Result<std::shared_ptr<const Definitions>> LoadDirectory(const std::filesystem::path& dir);
 
   Definitions(const Definitions&) = delete;
   Definitions& operator=(const Definitions&) = delete;
@@ -130,8 +132,8 @@ class Definitions {
   const DefinitionInfo* Definition(std::string_view name) const;
 
   // The types listed in the Patient CompartmentDefinition with at least one
-  // parameter (66 in R4), sorted, and the parameters of one type (nullptr
-  // when the type is not in the compartment).
+  // parameter (67 in R4, Patient included), sorted, and the parameters of
+  // one type (nullptr when the type is not in the compartment).
   const std::vector<std::string>& PatientCompartmentTypes() const { return m_compartment_types; }
   const std::vector<std::string>* PatientCompartmentParams(std::string_view type) const;
 
@@ -167,7 +169,7 @@ class Definitions {
   Result<const DefinitionInfo*> InlinePrimitive(std::string_view owner, std::string_view property,
                                                 const nlohmann::json& schema);
   static Result<std::shared_ptr<const SchemaEngine>> BuildSchemaEngine(
-      const nlohmann::json& definitions, const std::vector<std::string>& resource_types);
+      nlohmann::json definitions, const std::vector<std::string>& resource_types);
 
   // All constant after Load.
   DefinitionPaths m_paths;

@@ -8,10 +8,11 @@
 // carries the id of its ledger transaction and a link to that transaction's
 // inclusion proof (`<proof_path>?tx=<tx id>`), so an auditor can check it
 // against a signed checkpoint:
-//   AuditEvent  entity[] with type "ledger-transaction", detail[] tx,
-//               height, leaf-index, inclusion-proof
-//   Provenance  extension kLedgerExtensionUrl (tx, height?, inclusion-proof,
-//   Consent     ciphertext-sha256 where known)
+//   AuditEvent  an entity whose `what` is the transaction (identifier in
+//               kTransactionSystem), with detail[] tx, height, leaf-index and
+//               inclusion-proof (valueString)
+//   Provenance  extension kLedgerExtensionUrl: tx, inclusion-proof, and
+//   Consent     ciphertext-sha256 where known
 //
 // Identifiers medchain owns use these systems (URNs: nothing is claimed on
 // anyone's domain):
@@ -43,9 +44,8 @@ inline constexpr std::string_view kGrantSystem = "urn:medchain:grant";
 inline constexpr std::string_view kTransactionSystem = "urn:medchain:tx";
 inline constexpr std::string_view kPurposeSystem = "urn:medchain:purpose";
 inline constexpr std::string_view kAuthorKeySystem = "urn:medchain:ed25519-key";
-// Complex extension: sub-extensions "tx" (valueString), "height" and
-// "leaf-index" (valueString, decimal: they are uint64), "inclusion-proof"
-// (valueUrl), "ciphertext-sha256" (valueString, hex).
+// Complex extension: sub-extensions "tx" (valueString), "inclusion-proof"
+// (valueUrl), "ciphertext-sha256" (valueString, hex; Provenance only).
 inline constexpr std::string_view kLedgerExtensionUrl = "urn:medchain:fhir:ledger-entry";
 // On a Consent whose grant was revoked: valueDateTime, when.
 inline constexpr std::string_view kRevokedExtensionUrl = "urn:medchain:fhir:grant-revoked";
