@@ -57,6 +57,17 @@ void StripDescriptionsAndPatterns(json& node) {
   }
 }
 
+// [A-Za-z_][A-Za-z0-9_]{0,63}: what FHIR element names look like.
+bool IsElementName(std::string_view s) {
+  if (s.empty() || s.size() > 64 || (s[0] >= '0' && s[0] <= '9')) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool IsIndex(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
@@ -193,8 +204,15 @@ bool Definitions::SchemaCheck(std::string_view type, const nlohmann::json& resou
     if (what.rfind("Missing required property", 0) == 0) {
       issue = {"error", "required", path + "." + quoted(), "missing required element"};
     } else if (what.rfind("Object contains a property that could not be validated", 0) == 0) {
-      issue = {"error", "structure", path + "." + quoted(),
-               "unknown element" + (def ? " (not defined in " + def->name + ")" : std::string())};
+      // The name is the client's; shown only when it could be an element
+      // name (it might otherwise carry data).
+      const std::string name = quoted();
+      const std::string where = def ? " (not defined in " + def->name + ")" : std::string();
+      if (IsElementName(name)) {
+        issue = {"error", "structure", path + "." + name, "unknown element" + where};
+      } else {
+        issue = {"error", "structure", path, "unknown element" + where + ", name not shown"};
+      }
     } else if (what.rfind("Value type not permitted", 0) == 0) {
       issue = {"error", "structure", path, "wrong JSON type: expected " + Expected(element, item)};
     } else if (what.rfind("Failed to match against any enum values", 0) == 0) {

@@ -142,7 +142,13 @@ Result<SearchQuery> ParseSearch(const Definitions& defs, std::string_view type,
     std::string only_type;
     if (!modifier.empty()) {
       if (!defs.IsResourceType(modifier)) {
-        return Status::InvalidArgument(name + ": modifier :" + modifier + " is not supported");
+        const bool printable =
+            modifier.size() <= 32 && std::all_of(modifier.begin(), modifier.end(), [](char c) {
+              return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '-';
+            });
+        return Status::InvalidArgument(
+            name + ": modifier " + (printable ? ":" + modifier + " " : "") + "is not supported");
       }
       if (!sp->targets.empty() &&
           std::find(sp->targets.begin(), sp->targets.end(), modifier) == sp->targets.end()) {

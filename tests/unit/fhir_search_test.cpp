@@ -226,6 +226,7 @@ TEST_F(FhirSearch, ParsesSupportedParameters) {
             "_lastUpdated: not a FHIR date/dateTime");
   EXPECT_EQ(error("Observation", "patient:missing", "true"),
             "patient: modifier :missing is not supported");
+  EXPECT_EQ(error("Observation", "patient:<b>x y</b>", "1"), "patient: modifier is not supported");
   EXPECT_EQ(error("Observation", "subject:Medication", "m1"),
             "subject: Medication is not a target type");
   EXPECT_EQ(error("Observation", "patient", "not a ref"),
