@@ -1,0 +1,404 @@
+# Copyright (c) medchain developers.
+"""Shared helpers for medchain's functional tests (Python 3 standard library only).
+
+A functional test drives the real binaries: it starts `medchaind --dev` on a
+free 127.0.0.1 port in a fresh temporary folder, talks HTTP to it, runs the
+`medchain` CLI, and always stops what it started. Typical use:
+
+    import mcutil
+
+    def main():
+        args = mcutil.parse_args()              # --bin-dir, --testdata
+        t = mcutil.Checker("node_api")
+        with mcutil.DevNode(args.bin_dir) as node:   # started and healthy
+            r = node.get("/v1/healthz")
+            t.check(r.status == 200, "healthz answers 200")
+            p = mcutil.run_cli(args.bin_dir, ["tx", "--node", node.url, tx_id])
+            t.check(p.returncode == 0, "medchain tx finds it")
+        return t.finish()                       # 0 if every check passed
+
+    if __name__ == "__main__":
+        sys.exit(main())
+
+What is here:
+  parse_args()        the arguments ctest passes (--bin-dir, --testdata)
+  free_port()         a port the OS just handed out (bound to 0, then closed)
+  wait_for(f, ...)    polls f() until it returns a true value, with a deadline
+  request(...)        one HTTP request; returns a Reply (status, headers, body, json())
+  DevNode             a `medchaind --dev` process: start, wait healthy, SIGTERM,
+                      SIGKILL, restart on the same folder; its keys and files
+  run_cli(...)        runs `medchain ...` (passphrase via $MEDCHAIN_PASSPHRASE)
+  Checker             counts checks, prints "ok"/"FAIL" lines, gives the exit code
+  decode_tx(...)      splits canonical transaction bytes into their fields
+                      (docs/format.md), for crafting bad inputs
+
+Conventions (tests/integration): only 127.0.0.1; ports from free_port(); data
+in tempfile folders; no sleep in place of waiting for a condition (wait_for
+polls one with a deadline); every process started is killed in a finally
+block (DevNode does it on __exit__ and at interpreter exit).
+"""
+import argparse
+import atexit
+import hashlib
+from http import client as _httpclient
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+DEV_PASSPHRASE = "dev"  # medchaind --dev writes its key files with this passphrase
+
+
+def parse_args(description=None):
+    """The command line ctest gives every functional test."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--bin-dir", required=True, help="folder of medchain and medchaind")
+    ap.add_argument("--testdata", required=False, help="../shared/testdata")
+    ap.add_argument("--keep", action="store_true", help="keep temporary folders (debugging)")
+    return ap.parse_args()
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (the OS picked it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=30.0, what="condition", interval=0.02):
+    """Calls predicate() until it returns a true value and returns that value.
+
+    Raises TimeoutError naming `what` when `timeout` seconds pass first. The
+    short pause between calls is polling, not a guess at how long anything
+    takes: the deadline is the only fixed time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Reply:
+    """An HTTP answer: status, headers (lower-case names), body bytes."""
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def content_type(self):
+        return self.headers.get("content-type", "")
+
+    def text(self):
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self):
+        """The body parsed as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def __repr__(self):
+        return f"Reply({self.status}, {self.body[:200]!r})"
+
+
+def request(method, url, body=None, content_type=None, headers=None, timeout=60.0):
+    """One HTTP/1.1 request to `url` ("http://127.0.0.1:PORT/path?query").
+
+    `body` may be bytes, str or a JSON-able object (sent as application/json
+    unless `content_type` says otherwise). Returns a Reply; raises OSError
+    when the node cannot be reached."""
+    assert url.startswith("http://"), url
+    rest = url[len("http://"):]
+    hostport, _, path = rest.partition("/")
+    host, _, port = hostport.partition(":")
+    hdrs = dict(headers or {})
+    data = None
+    if body is not None:
+        if isinstance(body, (bytes, bytearray)):
+            data = bytes(body)
+        elif isinstance(body, str):
+            data = body.encode()
+        else:
+            data = json.dumps(body).encode()
+            content_type = content_type or "application/json"
+    if content_type is not None:
+        hdrs["Content-Type"] = content_type
+    conn = _httpclient.HTTPConnection(host, int(port or 80), timeout=timeout)
+    try:
+        conn.request(method, "/" + path, body=data, headers=hdrs)
+        res = conn.getresponse()
+        payload = res.read()
+        return Reply(res.status, {k.lower(): v for k, v in res.getheaders()}, payload)
+    finally:
+        conn.close()
+
+
+_live_processes = []
+
+
+def _kill_leftovers():
+    for p in _live_processes:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+atexit.register(_kill_leftovers)
+
+
+class DevNode:
+    """A `medchaind --dev` node on a free 127.0.0.1 port in its own folder.
+
+        node = DevNode(bin_dir)           # a fresh temporary folder
+        node.start()                      # returns once /v1/healthz says ok
+        node.url, node.port, node.data_dir
+        node.key("dev-hospital")          # path of a key file (passphrase "dev")
+        node.get("/v1/node"), node.post("/v1/transactions", body, content_type)
+        node.sigkill(); node.start()      # crash and restart on the same chain
+        rc = node.stop()                  # SIGTERM; returns the exit status
+        node.cleanup()                    # stop and remove the folder
+
+    Used as a context manager it starts on entry and stops (SIGKILL if still
+    running) and cleans up on exit. `data_dir` is what --data-dir names: it
+    holds genesis.json, keys/ and node1/; the node's own files (ledger/,
+    medchaind.pid) are in `node_dir` = data_dir/node1."""
+
+    def __init__(self, bin_dir, data_dir=None, keep=False):
+        self.bin_dir = bin_dir
+        self._own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="medchain-node-")
+        self.keep = keep
+        self.port = None
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "medchaind.log")
+        self._log = None
+
+    # -- paths --
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def node_dir(self):
+        return os.path.join(self.data_dir, "node1")
+
+    @property
+    def pid_file(self):
+        return os.path.join(self.node_dir, "medchaind.pid")
+
+    @property
+    def genesis_file(self):
+        return os.path.join(self.data_dir, "genesis.json")
+
+    def key(self, name):
+        """Path of a dev key file: "node-1", "admin" or "dev-hospital"."""
+        return os.path.join(self.data_dir, "keys", name + ".key")
+
+    # -- life cycle --
+    def start(self, timeout=60.0, port=None):
+        """Starts medchaind (on `port`, else the last port, else a free one)
+        and waits until /v1/healthz answers 200."""
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        self.port = port or self.port or free_port()
+        self._log = open(self.log_path, "ab")
+        cmd = [os.path.join(self.bin_dir, "medchaind"), "--dev", "--data-dir", self.data_dir,
+               "--listen", f"127.0.0.1:{self.port}"]
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        _live_processes.append(self.proc)
+
+        def healthy():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"medchaind exited with {self.proc.returncode} while starting:\n"
+                                   + self.log_tail())
+            try:
+                return request("GET", self.url + "/v1/healthz", timeout=5).status == 200
+            except OSError:
+                return False
+
+        wait_for(healthy, timeout, f"medchaind on port {self.port} to be healthy")
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=30.0):
+        """SIGTERM, then waits for the exit; returns the exit status (None if
+        it had to be killed after `timeout` seconds)."""
+        if not self.running():
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+        finally:
+            self._close_log()
+
+    def sigkill(self):
+        """Kills the node at once (a crash): no shutdown code runs."""
+        if self.running():
+            self.proc.kill()
+            self.proc.wait()
+        self._close_log()
+
+    def cleanup(self):
+        self.sigkill()
+        if self._own_dir and not self.keep:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def _close_log(self):
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, lines=30):
+        try:
+            with open(self.log_path, "rb") as f:
+                return "\n".join(f.read().decode(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:
+            print("medchaind log (last lines):\n" + self.log_tail(), flush=True)
+        self.cleanup()
+        return False
+
+    # -- API --
+    def get(self, path, timeout=60.0):
+        return request("GET", self.url + path, timeout=timeout)
+
+    def post(self, path, body, content_type=None, timeout=60.0):
+        return request("POST", self.url + path, body, content_type=content_type, timeout=timeout)
+
+    def get_json(self, path):
+        """GET that must answer 200 with JSON."""
+        r = self.get(path)
+        if r.status != 200 or r.json() is None:
+            raise AssertionError(f"GET {path}: {r!r}")
+        return r.json()
+
+    def tip(self):
+        """(height, log_size) from /v1/healthz."""
+        h = self.get_json("/v1/healthz")
+        return h["height"], h["log_size"]
+
+
+def run_cli(bin_dir, args, passphrase=None, timeout=120, stdin=None):
+    """Runs `medchain args...` and returns the CompletedProcess (text mode).
+
+    $MEDCHAIN_PASSPHRASE is set to `passphrase` (or removed when None), and
+    stdin is not a terminal, so no command can stop to prompt."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MEDCHAIN_PASSPHRASE", "MEDCHAIN_NODE")}
+    if passphrase is not None:
+        env["MEDCHAIN_PASSPHRASE"] = passphrase
+    return subprocess.run([os.path.join(bin_dir, "medchain")] + list(args), env=env,
+                          stdin=subprocess.DEVNULL if stdin is None else stdin,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+class Checker:
+    """Counts checks; prints one line per check, "ok" or "FAIL" with detail."""
+
+    def __init__(self, name):
+        self.name = name
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, cond, what, detail=None):
+        if cond:
+            self.passed += 1
+            print(f"ok   {what}", flush=True)
+        else:
+            self.failed += 1
+            print(f"FAIL {what}" + (f"\n     {detail}" if detail is not None else ""), flush=True)
+        return bool(cond)
+
+    def section(self, title):
+        print(f"== {title}", flush=True)
+
+    def finish(self):
+        print(f"{self.name}: {self.passed} passed, {self.failed} failed", flush=True)
+        return 1 if self.failed or not self.passed else 0
+
+
+# ---- canonical bytes (docs/format.md) ----
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def read_varint(data, pos):
+    """(value, new position) of the LEB128 varint at data[pos]."""
+    shift = value = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, pos
+        shift += 7
+
+
+def encode_bytes(b):
+    return varint(len(b)) + b
+
+
+def decode_tx(data):
+    """The fields of a canonical transaction (docs/format.md, "Transaction"):
+    version, type, author, nonce, timestamp_ms, body, signature, and
+    unsigned_len (the length of the signed part, without the domain)."""
+    version = data[0]
+    tx_type = int.from_bytes(data[1:3], "big")
+    author = data[3:35]
+    nonce = int.from_bytes(data[35:43], "big")
+    timestamp = int.from_bytes(data[43:51], "big")
+    blen, pos = read_varint(data, 51)
+    body = data[pos:pos + blen]
+    pos += blen
+    return {"version": version, "type": tx_type, "author": author, "nonce": nonce,
+            "timestamp_ms": timestamp, "body": body, "signature": data[pos:pos + 64],
+            "unsigned_len": pos}
+
+
+def tx_id(data):
+    """SHA-256 of the unsigned part: the transaction id (hex)."""
+    return hashlib.sha256(data[:decode_tx(data)["unsigned_len"]]).hexdigest()
+
+
+def submission(tx_bytes, sidecar=None):
+    """The application/vnd.medchain.submission body:
+    u8 1 | bytes tx | bool has_sidecar | [bytes sidecar]."""
+    out = b"\x01" + encode_bytes(tx_bytes)
+    if sidecar is None:
+        return out + b"\x00"
+    return out + b"\x01" + encode_bytes(sidecar)
