@@ -291,7 +291,9 @@ TypeResolver BundleTypeResolver(const Bundle& bundle) {
   auto types = std::make_shared<std::unordered_map<std::string, std::string>>();
   for (const BundleEntry& e : bundle.entries) {
     if (!e.resource.is_object()) continue;
-    const std::string type = e.resource.value("resourceType", "");
+    auto rt = e.resource.find("resourceType");
+    if (rt == e.resource.end() || !rt->is_string()) continue;
+    const std::string type = rt->get<std::string>();
     if (!e.full_url.empty()) (*types)[e.full_url] = type;
     if (auto id = e.resource.find("id"); id != e.resource.end() && id->is_string()) {
       types->emplace(type + "/" + id->get<std::string>(), type);

@@ -248,7 +248,7 @@ bool IsHl7Specialization(const json& sd) {
   return StringOr(sd, "resourceType") == "StructureDefinition" &&
          StringOr(sd, "derivation") == "specialization" &&
          StringOr(sd, "url").rfind("http://hl7.org/fhir/StructureDefinition/", 0) == 0 &&
-         !sd.value("abstract", false);
+         !(sd.contains("abstract") && sd["abstract"].is_boolean() && sd["abstract"].get<bool>());
 }
 
 }  // namespace
@@ -373,6 +373,17 @@ Result<const DefinitionInfo*> Definitions::InlinePrimitive(std::string_view owne
 }
 
 Result<std::shared_ptr<const Definitions>> Definitions::Load(const DefinitionPaths& paths) {
+  // Every member read below is type-checked; this catch is for what was
+  // missed: a file of an unexpected shape must give an error, not an abort.
+  try {
+    return LoadChecked(paths);
+  } catch (const nlohmann::json::exception& e) {
+    return Status::InvalidArgument(std::string("FHIR definitions of unexpected structure (") +
+                                   e.what() + ")");
+  }
+}
+
+Result<std::shared_ptr<const Definitions>> Definitions::LoadChecked(const DefinitionPaths& paths) {
   std::shared_ptr<Definitions> d(new Definitions());
   d->m_paths = paths;
 

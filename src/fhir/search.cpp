@@ -187,7 +187,11 @@ Result<SearchQuery> ParseSearch(const Definitions& defs, std::string_view type,
 }
 
 bool Matches(const SearchQuery& query, const json& resource, const TypeResolver& resolve) {
-  if (!resource.is_object() || resource.value("resourceType", "") != query.type) return false;
+  if (!resource.is_object()) return false;
+  auto rt = resource.find("resourceType");
+  if (rt == resource.end() || !rt->is_string() || rt->get_ref<const std::string&>() != query.type) {
+    return false;
+  }
   if (!query.ids.empty()) {
     auto id = resource.find("id");
     if (id == resource.end() || !id->is_string() ||

@@ -166,6 +166,7 @@ class Definitions {
 
  private:
   Definitions() = default;
+  static Result<std::shared_ptr<const Definitions>> LoadChecked(const DefinitionPaths& paths);
   Result<const DefinitionInfo*> InlinePrimitive(std::string_view owner, std::string_view property,
                                                 const nlohmann::json& schema);
   static Result<std::shared_ptr<const SchemaEngine>> BuildSchemaEngine(
