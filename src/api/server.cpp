@@ -2,12 +2,14 @@
 #include "medchain/api/server.h"
 
 #include <charconv>
+#include <future>
 #include <thread>
 
 #include <httplib.h>
 
 #include "medchain/api/json.h"
 #include "medchain/core/merkle.h"
+#include "medchain/store/checkpoint.h"
 
 namespace medchain::api {
 
@@ -263,6 +265,7 @@ class HttpServer final : public Server {
       if (!*note) return SendError(res, 404, "not_found", "no checkpoint yet");
       res.set_content(**note, "text/plain; charset=utf-8");
     });
+    h.Get("/v1/checkpoints", [this](const Request& req, Response& res) { Checkpoints(req, res); });
     h.Get(R"(/v1/checkpoints/(\d+))", [this](const Request& req, Response& res) {
       auto height = PathU64(req.matches[1], "height");
       if (!height.ok()) return SendStatus(res, height.status());
@@ -415,6 +418,74 @@ class HttpServer final : public Server {
     }
     Bytes out = p.Encode();
     res.set_content(std::string(AsString(out)), "application/octet-stream");
+  }
+
+  // Every node's latest signed checkpoint: this node's own, and each peer's
+  // as the peer serves it (GET /v1/checkpoint), asked in parallel. The notes
+  // are passed on as signed; clients verify them (medchain audit-cluster).
+  // ?local=1: this node's only.
+  void Checkpoints(const Request& req, Response& res) {
+    const NodeSummary me = m_backend.Summary();
+    struct Entry {
+      std::string node_id, url;
+      std::future<std::pair<std::string, std::string>> note;  // note, error
+    };
+    std::vector<Entry> entries;
+    const bool local = req.get_param_value("local") == "1";
+    m_backend.Ledger().State().Scan("p/", [&](std::string_view, ByteView v) {
+      auto p = ledger::Participant::Decode(v);
+      if (!p.ok() || !p->node) return true;
+      Entry e{p->id, p->node->api_url, {}};
+      if (p->id == me.node_id) {
+        e.url = me.api_url;
+        auto note = m_backend.Ledger().LatestCheckpoint();
+        std::promise<std::pair<std::string, std::string>> done;
+        if (!note.ok() || !*note) {
+          done.set_value({"", "no checkpoint yet"});
+        } else {
+          done.set_value({**note, ""});
+        }
+        e.note = done.get_future();
+      } else if (local) {
+        return true;
+      } else {
+        e.note = std::async(std::launch::async, [url = e.url] {
+          httplib::Client c(url);
+          c.set_connection_timeout(0, 500000);
+          c.set_read_timeout(2, 0);
+          auto r = c.Get("/v1/checkpoint");
+          if (!r) return std::pair<std::string, std::string>{"", "unreachable"};
+          if (r->status != 200) {
+            return std::pair<std::string, std::string>{"", "HTTP " + std::to_string(r->status)};
+          }
+          return std::pair<std::string, std::string>{r->body, ""};
+        });
+      }
+      entries.push_back(std::move(e));
+      return true;
+    });
+    Json list = Json::array();
+    for (auto& e : entries) {
+      auto [note, error] = e.note.get();
+      Json j = {{"node_id", e.node_id}, {"url", e.url}};
+      if (!error.empty()) {
+        j["error"] = error;
+      } else {
+        j["note"] = note;
+        // Unverified convenience fields: what the note says.
+        auto n = crypto::ParseNote(note);
+        auto c =
+            n.ok() ? crypto::ParseCheckpointBody(n->text) : Result<crypto::Checkpoint>(n.status());
+        if (c.ok()) {
+          j["size"] = c->size;
+          j["root"] = ToHex(c->root);
+          auto b = store::CheckpointBlock(*c);
+          if (b.ok()) j["height"] = b->first;
+        }
+      }
+      list.push_back(std::move(j));
+    }
+    SendJson(res, 200, Json{{"origin", me.origin}, {"checkpoints", list}});
   }
 
   void Inclusion(const Request& req, Response& res) {

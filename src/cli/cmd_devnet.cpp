@@ -23,7 +23,9 @@ struct DevnetArgs {
   std::string dir = "./medchain-devnet";
   int base_port = 7070;
   int raft_base_port = 0;  // default base_port + 10000
+  std::vector<int> api_ports, raft_ports;
   bool fast_kdf = false;
+  bool init_only = false;
 };
 
 std::string SiblingBinary(const std::string& name) {
@@ -46,6 +48,8 @@ int Run(const DevnetArgs& a) {
     init.nodes = a.nodes;
     init.base_port = a.base_port;
     init.raft_base_port = a.raft_base_port ? a.raft_base_port : a.base_port + 10000;
+    init.api_ports = a.api_ports;
+    init.raft_ports = a.raft_ports;
     init.raft = true;
     init.passphrase = "dev";
     init.fast_kdf = a.fast_kdf;
@@ -54,6 +58,7 @@ int Run(const DevnetArgs& a) {
     std::cerr << "created devnet of " << a.nodes << " nodes in " << a.dir << " (keys in " << a.dir
               << "/keys, passphrase dev)\n";
   }
+  if (a.init_only) return kExitOk;
   // Which nodes does this folder hold?
   std::vector<fs::path> configs;
   for (unsigned k = 1;; ++k) {
@@ -134,7 +139,15 @@ CommandGroup g_devnet("devnet", [](CLI::App& app, ExitCode& rc) {
                 "API port of node 1; node k uses base+k-1 (default 7070)");
   c->add_option("--raft-base-port", a->raft_base_port,
                 "Raft port of node 1 (default base-port + 10000)");
+  c->add_option("--api-ports", a->api_ports,
+                "explicit API ports of nodes 1..N, comma-separated (instead of --base-port)")
+      ->delimiter(',');
+  c->add_option("--raft-ports", a->raft_ports,
+                "explicit Raft ports of nodes 1..N, comma-separated (instead of --raft-base-port)")
+      ->delimiter(',');
   c->add_flag("--fast-kdf", a->fast_kdf, "minimum Argon2id cost for the generated keys (tests)");
+  c->add_flag("--init-only", a->init_only,
+              "create the cluster folder (genesis, keys, configs) and exit without starting it");
   c->callback([a, &rc] { rc = Run(*a); });
 });
 

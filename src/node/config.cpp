@@ -103,7 +103,7 @@ Result<NodeConfig> LoadConfig(const std::string& path) {
       {"pool", {"max_txs"}},
       {"raft",
        {"enabled", "address", "election_timeout_ms", "heartbeat_timeout_ms", "snapshot_threshold",
-        "snapshot_trailing"}},
+        "snapshot_trailing", "join"}},
       {"fhir", {"token", "key_file", "definitions"}},
   };
   for (const auto& [k, v] : t) {
@@ -145,6 +145,19 @@ Result<NodeConfig> LoadConfig(const std::string& path) {
   num("raft", "heartbeat_timeout_ms", c.raft.heartbeat_timeout_ms, 10, 10000);
   num("raft", "snapshot_threshold", c.raft.snapshot_threshold, 16, 1000000);
   num("raft", "snapshot_trailing", c.raft.snapshot_trailing, 16, 1000000);
+  if (auto join = t["raft"]["join"]) {
+    if (auto* arr = join.as_array()) {
+      for (const auto& v : *arr) {
+        if (auto u = v.value<std::string>()) {
+          c.raft.join.push_back(*u);
+        } else {
+          fail("raft.join", "must be a list of API URLs (strings)");
+        }
+      }
+    } else {
+      fail("raft.join", "must be a list of API URLs, e.g. [\"http://10.0.0.1:7070\"]");
+    }
+  }
   str("fhir", "token", c.fhir_token, false);
   str("fhir", "key_file", c.fhir_key_file, false);
   str("fhir", "definitions", c.fhir_definitions, false);
@@ -207,7 +220,16 @@ std::string FormatConfig(const NodeConfig& c, const std::string& passphrase_file
   if (c.raft.enabled) {
     o << "address = \"" << c.raft.address << "\"\n"
       << "election_timeout_ms = " << c.raft.election_timeout_ms << "\n"
-      << "heartbeat_timeout_ms = " << c.raft.heartbeat_timeout_ms << "\n";
+      << "heartbeat_timeout_ms = " << c.raft.heartbeat_timeout_ms << "\n"
+      << "snapshot_threshold = " << c.raft.snapshot_threshold << "\n"
+      << "snapshot_trailing = " << c.raft.snapshot_trailing << "\n";
+    if (!c.raft.join.empty()) {
+      o << "join = [";
+      for (size_t i = 0; i < c.raft.join.size(); ++i) {
+        o << (i ? ", " : "") << "\"" << c.raft.join[i] << "\"";
+      }
+      o << "]\n";
+    }
   }
   if (!c.fhir_token.empty() || !c.fhir_key_file.empty()) {
     o << "\n[fhir]\n";
@@ -239,6 +261,10 @@ Status InitNetwork(const InitOptions& o) {
   if (o.organisations.empty())
     return Status::InvalidArgument("at least one organisation is required");
   if (o.nodes == 0 || o.nodes > 64) return Status::InvalidArgument("between 1 and 64 nodes");
+  if ((!o.api_ports.empty() && o.api_ports.size() != o.nodes) ||
+      (!o.raft_ports.empty() && o.raft_ports.size() != o.nodes)) {
+    return Status::InvalidArgument("give exactly one API and one Raft port per node");
+  }
   std::error_code ec;
   fs::create_directories(dir / "keys", ec);
   if (ec) return Status::IOError("cannot create " + (dir / "keys").string() + ": " + ec.message());
@@ -280,10 +306,13 @@ Status InitNetwork(const InitOptions& o) {
         auto r, make(id, ledger::Role::kNode, o.organisations[0], "node " + std::to_string(k)));
     NodeConfig c;
     c.node_id = id;
-    c.listen = o.host + ":" + std::to_string(o.base_port + static_cast<int>(k) - 1);
+    const int api_port =
+        o.api_ports.empty() ? o.base_port + static_cast<int>(k) - 1 : o.api_ports[k - 1];
+    const int raft_port =
+        o.raft_ports.empty() ? o.raft_base_port + static_cast<int>(k) - 1 : o.raft_ports[k - 1];
+    c.listen = o.host + ":" + std::to_string(api_port);
     c.public_url = "http://" + c.listen;
-    r.node = ledger::NodeInfo{
-        k, o.host + ":" + std::to_string(o.raft_base_port + static_cast<int>(k) - 1), c.public_url};
+    r.node = ledger::NodeInfo{k, o.host + ":" + std::to_string(raft_port), c.public_url};
     g.participants.push_back(r);
     c.data_dir = ".";
     c.key_file = "../keys/" + id + ".key";

@@ -5,11 +5,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
@@ -145,6 +149,56 @@ struct Snapshot_ {
   }
 };
 
+// Maps an API error code ("not_found") and message back to a Status.
+Status StatusFromApiError(std::string_view code, std::string msg) {
+  if (code == "invalid_argument") return Status::InvalidArgument(std::move(msg));
+  if (code == "unauthenticated") return Status::Unauthenticated(std::move(msg));
+  if (code == "already_exists") return Status::AlreadyExists(std::move(msg));
+  if (code == "permission_denied") return Status::PermissionDenied(std::move(msg));
+  if (code == "resource_exhausted") return Status::ResourceExhausted(std::move(msg));
+  if (code == "failed_precondition") return Status::FailedPrecondition(std::move(msg));
+  if (code == "not_found") return Status::NotFound(std::move(msg));
+  if (code == "timeout") return Status::Timeout(std::move(msg));
+  if (code == "corruption") return Status::Corruption(std::move(msg));
+  return Status::Unavailable(std::move(msg));
+}
+
+// The test-only fault hook (docs/cluster.md, "Fault injection"): the height
+// of the block this node corrupts before validating it, from
+// $MEDCHAIN_TEST_TAMPER_APPLY. Never set in production.
+constexpr const char* kTamperEnv = "MEDCHAIN_TEST_TAMPER_APPLY";
+
+Result<std::optional<uint64_t>> TamperHeightFromEnv() {
+  const char* v = std::getenv(kTamperEnv);
+  if (!v || !*v) return std::optional<uint64_t>();
+  std::string_view text(v);
+  uint64_t h = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), h);
+  if (ec != std::errc() || p != text.data() + text.size() || h == 0) {
+    return Status::InvalidArgument(std::string("$") + kTamperEnv +
+                                   " must be a block height >= 1 (it is a test-only fault hook)");
+  }
+  return std::optional<uint64_t>(h);
+}
+
+// A Raft member as the ledger's membership says it should be.
+struct Member {
+  std::string node_id;
+  consensus::Peer peer;
+  consensus::Role role = consensus::Role::kVoter;
+};
+
+consensus::Role RoleFromLedger(uint8_t raft_role) {
+  switch (raft_role) {
+    case 1:
+      return consensus::Role::kStandby;
+    case 2:
+      return consensus::Role::kSpare;
+    default:
+      return consensus::Role::kVoter;
+  }
+}
+
 class NodeImpl final : public Node, public consensus::StateMachine {
  public:
   explicit NodeImpl(NodeConfig config)
@@ -194,15 +248,48 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   std::optional<api::SubmitOutcome> CommittedOutcome(const Hash& id) const;
   Result<api::SubmitOutcome> Wait(const Hash& id, std::shared_ptr<Waiters::Waiter> w);
   Result<api::SubmitOutcome> SubmitAsNode(ledger::TxType type, Bytes body);
-  Result<api::SubmitOutcome> Forward(const ledger::Transaction& tx,
-                                     const std::optional<ledger::Sidecar>& sidecar, bool wait,
-                                     const std::string& path);
+  // Sends a submission to the leader (retrying while leadership changes).
+  // nullopt: this node leads now and pools the submission itself.
+  std::optional<Result<api::SubmitOutcome>> Forward(const ledger::Transaction& tx,
+                                                    const std::optional<ledger::Sidecar>& sidecar,
+                                                    bool wait, const std::string& path);
   std::optional<std::string> LeaderUrl() const;
+  // Sends a submission to the leader at `url` once.
+  Result<api::SubmitOutcome> ForwardOnce(const std::string& url, const ledger::Transaction& tx,
+                                         const std::optional<ledger::Sidecar>& sidecar, bool wait,
+                                         const std::string& path);
+  // Waits until this node applied transaction `id` itself, or `deadline`.
+  Result<api::SubmitOutcome> WaitApplied(const Hash& id, Clock::time_point deadline);
+  // How long a submission may wait for a leader to appear.
+  std::chrono::milliseconds RoutingPatience() const;
 
   void CutterLoop();
-  void ApplyProposal(const Proposal& p, uint64_t index);
+  // Applies one ordered (index > 0) or fetched (index 0) proposal. Returns
+  // the outcome's kind; kInvalid halts the node unless `from_peer` (a peer's
+  // bad block is only that peer's fault: the caller tries another).
+  store::ApplyOutcome::Kind ApplyProposal(const Proposal& p, uint64_t index,
+                                          bool from_peer = false);
   void Halt(const std::string& why);
-  Status CatchUp(uint64_t target_height);
+  // Fetches and applies blocks from peers until the tip reaches `target`.
+  // Retries unreachable peers until `deadline` (none: until the node stops).
+  Status CatchUp(uint64_t target, std::optional<Clock::time_point> deadline = std::nullopt);
+  std::vector<std::string> PeerUrls() const;
+  // A node that is not in the local ledger yet (it joins an existing
+  // cluster) fetches the ledger from peers first.
+  Status JoinCatchUp();
+
+  // ---- Membership (docs/cluster.md) ----
+  // The Raft configuration the ledger asks for: founding nodes as voters,
+  // then every valid membership transaction in ledger order. Kept in
+  // DATA_DIR/membership.json (derived state, rebuilt from the ledger).
+  Status LoadMembership();
+  void NoteMembership(const ledger::Block& block, const std::vector<ledger::TxResult>& results);
+  void ApplyMembershipTx(const ledger::Transaction& tx, std::map<uint64_t, Member>& members) const;
+  void SaveMembershipLocked();
+  // The leader's loop that makes the Raft configuration follow the ledger.
+  void ReconcileLoop();
+  // One step of reconciliation; true if it changed something.
+  bool ReconcileOnce();
 
   NodeConfig m_config;
   std::string m_url;
@@ -215,8 +302,11 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   Pool m_pool;
   Waiters m_waiters;
   std::unique_ptr<consensus::RaftNode> m_raft;
+  std::atomic<bool> m_raft_left{false};  // Raft stopped after a halt (cutter thread)
   std::unique_ptr<api::Server> m_server;
   std::thread m_cutter;
+  std::thread m_reconciler;
+  std::optional<uint64_t> m_tamper_height;  // test-only fault hook
   std::atomic<bool> m_stopping{false};
   std::atomic<bool> m_leader{false};
   std::atomic<uint64_t> m_term{0};
@@ -235,9 +325,19 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   mutable std::mutex m_halt_mu;
   std::optional<std::string> m_halted;
 
+  // Membership wanted by the ledger, by Raft id. Written by the applier,
+  // read by the reconciler and /v1/cluster.
+  mutable std::mutex m_members_mu;
+  std::condition_variable m_members_cv;
+  std::map<uint64_t, Member> m_members;  // guarded by m_members_mu
+  uint64_t m_members_height = 0;         // guarded by m_members_mu
+  bool m_members_kick = false;           // guarded by m_members_mu
+  std::string m_members_file;
+
   // Metrics.
   std::atomic<uint64_t> m_blocks{0}, m_txs{0}, m_txs_invalid{0}, m_submitted{0}, m_rejected{0};
   std::atomic<uint64_t> m_reads{0}, m_reads_refused{0}, m_stale{0};
+  std::atomic<uint64_t> m_forwarded{0}, m_restores{0}, m_catchup_blocks{0}, m_membership_changes{0};
   Histogram m_commit_latency;
 };
 
@@ -264,17 +364,6 @@ Status NodeImpl::Init() {
   so.sync = m_config.sync;
   MC_ASSIGN_OR_RETURN(m_store, store::Store::Open(so));
   MC_ASSIGN_OR_RETURN(m_chain, store::Chain::Open(m_store.get(), *genesis));
-  // This node must be a registered node with this key.
-  MC_ASSIGN_OR_RETURN(auto me,
-                      ledger::StateView(m_store->State()).GetParticipant(m_config.node_id));
-  if (!me || me->role != ledger::Role::kNode) {
-    return Status::FailedPrecondition("node " + m_config.node_id +
-                                      " is not a registered node of this chain");
-  }
-  if (me->sign_key != m_keys->signing.public_key()) {
-    return Status::FailedPrecondition("the key file " + m_config.key_file + " is not node " +
-                                      m_config.node_id + "'s registered key");
-  }
   MC_ASSIGN_OR_RETURN(auto sign_copy, crypto::SigningKey::FromSeed(m_keys->signing.seed()));
   MC_ASSIGN_OR_RETURN(auto signer,
                       crypto::NoteSigner::Create(m_config.node_id, std::move(sign_copy)));
@@ -282,6 +371,45 @@ Status NodeImpl::Init() {
   m_note_signer.emplace(std::move(signer));
   m_origin = store::CheckpointOrigin(m_chain->genesis(), m_chain->genesis_hash());
   m_url = m_config.public_url;
+
+  MC_ASSIGN_OR_RETURN(m_tamper_height, TamperHeightFromEnv());
+  if (m_tamper_height) {
+    spdlog::critical(
+        "TEST FAULT HOOK ENABLED: ${}={}: this node will flip a byte of block {} before "
+        "validating it and must then halt. This is for tests only; unset it in production.",
+        kTamperEnv, *m_tamper_height, *m_tamper_height);
+  }
+
+  MC_RETURN_IF_ERROR(LoadMembership());
+
+  // This node must be a registered node with this key. A node that joins an
+  // existing cluster learns its own registration from the ledger of peers.
+  MC_ASSIGN_OR_RETURN(auto me,
+                      ledger::StateView(m_store->State()).GetParticipant(m_config.node_id));
+  if (!me && m_config.raft.enabled) {
+    MC_RETURN_IF_ERROR(JoinCatchUp());
+    MC_ASSIGN_OR_RETURN(me, ledger::StateView(m_store->State()).GetParticipant(m_config.node_id));
+  }
+  if (!me || me->role != ledger::Role::kNode) {
+    return Status::FailedPrecondition(
+        "node " + m_config.node_id + " is not a registered node of this chain (height " +
+        std::to_string(m_store->GetTip().height) +
+        "); an admin registers it first: medchain cluster register (docs/cluster.md)");
+  }
+  if (me->sign_key != m_keys->signing.public_key()) {
+    return Status::FailedPrecondition("the key file " + m_config.key_file + " is not node " +
+                                      m_config.node_id + "'s registered key");
+  }
+  if (m_config.raft.enabled && me->node && me->node->raft_address != m_config.raft.address) {
+    return Status::FailedPrecondition("raft.address " + m_config.raft.address + " is not node " +
+                                      m_config.node_id + "'s registered Raft address " +
+                                      me->node->raft_address);
+  }
+  if (me->node && me->node->api_url != m_config.public_url) {
+    spdlog::warn("api.public_url {} differs from the registered API URL {}: peers forward to {}",
+                 m_config.public_url, me->node->api_url, me->node->api_url);
+  }
+
   MC_ASSIGN_OR_RETURN(auto latest, m_store->LatestCheckpoint());
   if (!latest) {
     // A new chain: sign the genesis checkpoint so there is always one to serve.
@@ -314,6 +442,12 @@ Status NodeImpl::Init() {
     if (ro.id == 0)
       return Status::FailedPrecondition("node " + m_config.node_id + " has no Raft id");
     MC_ASSIGN_OR_RETURN(m_raft, consensus::RaftNode::Start(ro, this));
+    if (!founding) {
+      spdlog::info(
+          "node {} is not a founding node: it waits for the leader to add it (Raft id {}, {})",
+          m_config.node_id, ro.id, ro.address);
+    }
+    m_reconciler = std::thread([this] { ReconcileLoop(); });
   }
 
   // API.
@@ -348,8 +482,14 @@ void NodeImpl::Stop() {
   m_stopping = true;
   m_pool.Wake();
   m_flight_cv.notify_all();
+  {
+    std::lock_guard lock(m_members_mu);
+    m_members_kick = true;
+    m_members_cv.notify_all();
+  }
   if (m_server) m_server->Stop();
   if (m_cutter.joinable()) m_cutter.join();
+  if (m_reconciler.joinable()) m_reconciler.join();
   if (m_raft) m_raft->Stop();
   // Anyone still waiting learns the node went away.
   for (auto& e : m_pool.Clear()) {
@@ -420,7 +560,12 @@ Result<api::SubmitOutcome> NodeImpl::Submit(TransactionRef tx,
   if (!s.ok()) return reject(s);
   // Already committed: answer as the first time (submission is idempotent).
   if (auto c = CommittedOutcome(tx->id())) return *c;
-  if (m_raft && !IsLeader()) return Forward(*tx, sidecar, wait, "/v1/transactions");
+  if (m_raft && !IsLeader()) {
+    if (auto forwarded = Forward(*tx, sidecar, wait, "/v1/transactions")) {
+      if (!forwarded->ok()) m_rejected++;
+      return *forwarded;
+    }
+  }
   if (!m_pool.Contains(tx->id())) {
     // The one signature check of this transaction on this node.
     if (!tx->VerifySignature()) {
@@ -469,19 +614,73 @@ std::optional<std::string> NodeImpl::LeaderUrl() const {
   return url;
 }
 
-Result<api::SubmitOutcome> NodeImpl::Forward(const ledger::Transaction& tx,
-                                             const std::optional<ledger::Sidecar>& sidecar,
-                                             bool wait, const std::string& path) {
-  auto url = LeaderUrl();
-  if (!url) return Status::Unavailable("no leader is known right now; retry shortly");
+std::chrono::milliseconds NodeImpl::RoutingPatience() const {
+  // Long enough for an election (randomised in [t, 2t), plus pre-vote),
+  // never longer than a client's commit wait.
+  unsigned election = m_config.raft.election_timeout_ms;
+  return std::chrono::milliseconds(
+      std::min<uint64_t>(m_config.wait_timeout_ms, std::max<uint64_t>(2000, 4ull * election)));
+}
+
+// Followers forward every submission to the leader (libraft has no
+// forwarding of its own). The leader checks and pools it; with `wait` the
+// leader answers once the block committed there, and this node answers only
+// once it applied the block itself, so a read here sees the write.
+//
+// A leader that died or lost leadership mid-request is replaced by waiting
+// for the next one and sending again: harmless, since a transaction is
+// identified by its id and the ledger answers a repeat with its first
+// outcome (de-duplication in Chain::Apply).
+std::optional<Result<api::SubmitOutcome>> NodeImpl::Forward(
+    const ledger::Transaction& tx, const std::optional<ledger::Sidecar>& sidecar, bool wait,
+    const std::string& path) {
+  const auto start = Clock::now();
+  const auto route_deadline = start + RoutingPatience();
+  const auto wait_deadline = start + std::chrono::milliseconds(m_config.wait_timeout_ms);
+  using Out = Result<api::SubmitOutcome>;
+  Status last = Status::Unavailable("no leader is known right now (election in progress); retry");
+  for (unsigned attempt = 0;; ++attempt) {
+    if (m_stopping) return Out(Status::Unavailable("the node is shutting down"));
+    if (auto h = Halted()) return Out(Status::Unavailable("the node halted: " + *h));
+    if (IsLeader()) return std::nullopt;
+    if (m_raft->IsLeader()) {
+      // Elected, still applying what earlier leaders committed: it will cut
+      // blocks in a moment, so the submission is retried here, not forwarded
+      // to itself.
+      last = Status::Unavailable("this node was just elected and is not ready yet; retry");
+    } else if (auto url = LeaderUrl()) {
+      auto r = ForwardOnce(*url, tx, sidecar, wait, path);
+      if (r.ok()) {
+        m_forwarded++;
+        if (!wait || !r->committed) return r;
+        // Committed on the leader: answer once applied here too.
+        return WaitApplied(tx.id(), wait_deadline);
+      }
+      // Retry only what a new leader can fix: the leader died, stepped down
+      // or is shutting down. Everything else is the leader's verdict.
+      if (r.status().code() != Code::kUnavailable) return Out(r.status());
+      last = r.status();
+    }
+    if (Clock::now() >= route_deadline) return Out(last);
+    std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? 10 : 50));
+  }
+}
+
+Result<api::SubmitOutcome> NodeImpl::ForwardOnce(const std::string& url,
+                                                 const ledger::Transaction& tx,
+                                                 const std::optional<ledger::Sidecar>& sidecar,
+                                                 bool wait, const std::string& path) {
   Encoder e;
   e.U8(1).Var(tx.bytes()).Bool(sidecar.has_value());
   if (sidecar) e.Var(sidecar->Encode());
+  // One keep-alive connection per HTTP worker thread and leader.
   thread_local std::map<std::string, std::unique_ptr<httplib::Client>> clients;
-  auto& client = clients[*url];
+  auto& client = clients[url];
   if (!client) {
-    client = std::make_unique<httplib::Client>(*url);
+    client = std::make_unique<httplib::Client>(url);
     client->set_keep_alive(true);
+    client->set_tcp_nodelay(true);
+    client->set_connection_timeout(std::chrono::milliseconds(500));
     client->set_read_timeout(std::chrono::milliseconds(m_config.wait_timeout_ms + 5000));
   }
   std::string full = path + (wait ? "?wait=commit" : "");
@@ -489,20 +688,14 @@ Result<api::SubmitOutcome> NodeImpl::Forward(const ledger::Transaction& tx,
                           "application/vnd.medchain.submission");
   if (!res) {
     client.reset();
-    return Status::Unavailable("the leader at " + *url + " did not answer; retry");
+    return Status::Unavailable("the leader at " + url + " did not answer (" +
+                               httplib::to_string(res.error()) + "); retry");
   }
   auto j = api::ParseJson(res->body, "leader response");
-  if (!j.ok()) return Status::Unavailable("the leader answered garbage");
+  if (!j.ok() || !j->is_object()) return Status::Unavailable("the leader answered garbage");
   if (res->status >= 300) {
-    std::string msg = j->value("message", "error from the leader");
-    std::string code = j->value("error", "unavailable");
-    if (code == "invalid_argument") return Status::InvalidArgument(msg);
-    if (code == "unauthenticated") return Status::Unauthenticated(msg);
-    if (code == "already_exists") return Status::AlreadyExists(msg);
-    if (code == "permission_denied") return Status::PermissionDenied(msg);
-    if (code == "resource_exhausted") return Status::ResourceExhausted(msg);
-    if (code == "timeout") return Status::Timeout(msg);
-    return Status::Unavailable(msg);
+    return StatusFromApiError(j->value("error", "unavailable"),
+                              j->value("message", "error from the leader"));
   }
   api::SubmitOutcome o;
   o.id = tx.id();
@@ -524,10 +717,33 @@ Result<api::SubmitOutcome> NodeImpl::Forward(const ledger::Transaction& tx,
             ledger::KeyRef{k.value("record_id", ""), k.value("version", 0U)});
       }
     }
-    // Wait until this node applied it too, so reads here see it.
-    if (wait) (void)WaitCommitted(tx.id());
   }
   return o;
+}
+
+Result<api::SubmitOutcome> NodeImpl::WaitApplied(const Hash& id, Clock::time_point deadline) {
+  auto w = m_waiters.Register(id);
+  if (auto c = CommittedOutcome(id)) {
+    m_waiters.Unregister(id, w);
+    return *c;
+  }
+  std::unique_lock lock(w->mu);
+  bool done = w->cv.wait_until(lock, deadline, [&] { return w->done; });
+  if (!done) {
+    lock.unlock();
+    m_waiters.Unregister(id, w);
+    if (auto c = CommittedOutcome(id)) return *c;
+    return Status::Timeout("committed on the leader but not yet applied on this node within " +
+                           std::to_string(m_config.wait_timeout_ms) + " ms (GET /v1/transactions/" +
+                           ToHex(id) + ")");
+  }
+  // A waiter is fulfilled with an error only when this node stops or stops
+  // leading; the transaction is committed (the leader said so): look again.
+  if (!w->status.ok()) {
+    if (auto c = CommittedOutcome(id)) return *c;
+    return w->status;
+  }
+  return w->outcome;
 }
 
 Result<api::SubmitOutcome> NodeImpl::SubmitAsNode(ledger::TxType type, Bytes body) {
@@ -617,6 +833,19 @@ Result<api::ReadOutcome> NodeImpl::Read(TransactionRef request) {
 void NodeImpl::CutterLoop() {
   ledger::PublicKey proposer = m_keys->signing.public_key();
   while (!m_stopping) {
+    if (Halted() && m_raft && !m_raft_left) {
+      // A halted node leaves consensus: it can neither lead nor vouch for a
+      // state it stopped applying. (Stop() cannot run on the applier thread
+      // that found the fault, so it runs here.)
+      m_raft_left = true;
+      spdlog::critical("node {} leaves the Raft cluster because it halted: {}", m_config.node_id,
+                       *Halted());
+      m_raft->Stop();
+      for (auto& e : m_pool.Clear()) {
+        m_waiters.Fulfil(e.tx->id(), Status::Unavailable("the node halted: " + *Halted()), {});
+      }
+      continue;
+    }
     if (!IsLeader() || Halted()) {
       std::unique_lock lock(m_flight_mu);
       m_flight_cv.wait_for(lock, std::chrono::milliseconds(100));
@@ -703,15 +932,49 @@ void NodeImpl::Halt(const std::string& why) {
   spdlog::critical(
       "HALTED: {} -- this node refuses to apply further blocks; investigate before restarting",
       why);
+  m_pool.Wake();
+  m_flight_cv.notify_all();
 }
 
-void NodeImpl::ApplyProposal(const Proposal& p, uint64_t index) {
-  if (Halted()) return;
-  Hash hash = p.block.hash();
+store::ApplyOutcome::Kind NodeImpl::ApplyProposal(const Proposal& proposal, uint64_t index,
+                                                  bool from_peer) {
+  using Kind = store::ApplyOutcome::Kind;
+  if (Halted()) return Kind::kInvalid;
+  const Proposal* pp = &proposal;
+  std::optional<Proposal> tampered;
+  if (m_tamper_height && proposal.block.header.height == *m_tamper_height &&
+      !proposal.block.txs.empty()) {
+    // Test-only fault hook: flip the last byte (the signature) of the
+    // block's first transaction, as a corrupt network or disk would.
+    tampered = proposal;
+    Bytes raw = tampered->block.txs[0]->bytes();
+    raw.back() ^= 0x01;
+    auto tx = ledger::Transaction::Decode(raw);
+    if (tx.ok()) tampered->block.txs[0] = *tx;
+    spdlog::critical("TEST FAULT HOOK: flipped a byte of block {} before validating it",
+                     *m_tamper_height);
+    pp = &*tampered;
+  }
+  const Proposal& p = *pp;
+  const store::Tip tip = m_store->GetTip();
+  if (p.block.header.height <= tip.height) {
+    // A block this node has already (e.g. fetched from a peer before Raft
+    // delivered it): nothing to do. A different block at that height is a
+    // proposal overtaken by a leader change; Chain::Apply says "stale".
+    auto have = m_store->GetBlockBytes(p.block.header.height);
+    if (have.ok() && *have) {
+      auto b = ledger::Block::Decode(**have);
+      if (b.ok() && b->hash() == proposal.block.hash()) {
+        if (index != 0 && index > m_store->AppliedIndex()) (void)m_store->SetAppliedIndex(index);
+        return Kind::kApplied;
+      }
+    }
+  }
+  Hash hash = proposal.block.hash();
   auto r = m_chain->Apply(
       p, index, [this](const Hash& id) { return m_pool.Contains(id); },
-      [this](const store::Tip& tip) {
-        auto note = crypto::SignCheckpoint(store::MakeCheckpoint(m_origin, tip), *m_note_signer);
+      [this](const store::Tip& t) {
+        auto note = crypto::SignCheckpoint(store::MakeCheckpoint(m_origin, t), *m_note_signer);
         return note.ok() ? *note : std::string();
       });
   std::vector<PoolEntry> mine;
@@ -728,21 +991,38 @@ void NodeImpl::ApplyProposal(const Proposal& p, uint64_t index) {
     // A disk failure: no later block can be applied either.
     Halt("applying block " + std::to_string(p.block.header.height) +
          " failed: " + r.status().ToString());
-    return;
+    return Kind::kInvalid;
   }
   const store::ApplyOutcome& o = *r;
-  if (o.kind == store::ApplyOutcome::Kind::kStale) {
+  if (o.kind == Kind::kStale) {
+    if (!mine.empty()) m_pool.Return(std::move(mine));
+    m_reset_spec = true;
+    if (index != 0 && p.block.header.height > tip.height + 1) {
+      // A gap: blocks before this one never reached this node (e.g. it
+      // installed a snapshot that was behind). Fetch them, then apply this.
+      spdlog::warn("block {} arrived at height {}: fetching the blocks in between from peers",
+                   p.block.header.height, tip.height);
+      Status st = CatchUp(p.block.header.height - 1);
+      if (!st.ok()) {
+        Halt("cannot fetch blocks " + std::to_string(tip.height + 1) + ".." +
+             std::to_string(p.block.header.height - 1) + ": " + st.ToString());
+        return Kind::kInvalid;
+      }
+      return ApplyProposal(proposal, index, from_peer);
+    }
     m_stale++;
     spdlog::warn("skipped stale proposal: {}", o.reason);
     if (index != 0) (void)m_store->SetAppliedIndex(index);
-    m_reset_spec = true;
-    if (!mine.empty()) m_pool.Return(std::move(mine));
-    return;
+    return Kind::kStale;
   }
-  if (o.kind == store::ApplyOutcome::Kind::kInvalid) {
-    Halt(o.reason);
+  if (o.kind == Kind::kInvalid) {
     if (!mine.empty()) m_pool.Return(std::move(mine));
-    return;
+    if (from_peer) {
+      spdlog::error("a peer served an invalid block: {}", o.reason);
+    } else {
+      Halt("invalid block from the leader: " + o.reason);
+    }
+    return Kind::kInvalid;
   }
   // Applied.
   m_blocks++;
@@ -750,26 +1030,31 @@ void NodeImpl::ApplyProposal(const Proposal& p, uint64_t index) {
   auto now = Clock::now();
   std::unordered_map<Hash, Clock::time_point, HashHasher> received;
   for (const auto& e : mine) received.emplace(e.tx->id(), e.received);
+  bool membership = false;
   for (size_t i = 0; i < p.block.txs.size(); ++i) {
     const Hash& id = p.block.txs[i]->id();
     if (!o.results[i].ok()) m_txs_invalid++;
+    if (p.block.txs[i]->type() == ledger::TxType::kMembership) membership = true;
     auto it = received.find(id);
     if (it != received.end()) {
       m_commit_latency.Observe(std::chrono::duration<double, std::milli>(now - it->second).count());
     }
   }
+  if (membership || p.block.header.height % 1000 == 0) NoteMembership(p.block, o.results);
   m_pool.Committed(p.block.txs);
   for (size_t i = 0; i < p.block.txs.size(); ++i) {
     const Hash& id = p.block.txs[i]->id();
     // A repeated transaction answers with its first (committed) occurrence.
     if (auto c = CommittedOutcome(id)) m_waiters.Fulfil(id, Status::Ok(), *c);
   }
+  return Kind::kApplied;
 }
 
 // ---- Consensus callbacks ----
 
 void NodeImpl::Apply(uint64_t index, uint64_t, ByteView entry) {
   if (index <= m_store->AppliedIndex()) return;  // replay after restart
+  if (Halted()) return;
   auto p = Proposal::Decode(entry);
   if (!p.ok()) {
     Halt("Raft entry " + std::to_string(index) +
@@ -780,63 +1065,152 @@ void NodeImpl::Apply(uint64_t index, uint64_t, ByteView entry) {
 }
 
 Bytes NodeImpl::Snapshot(uint64_t, uint64_t) {
+  // Every entry up to the snapshot's index has been applied (the adapter
+  // calls this in order with Apply), so the tip describes that index.
   store::Tip t = m_store->GetTip();
   return Snapshot_{t.height, t.hash}.Encode();
 }
 
 void NodeImpl::Restore(uint64_t index, uint64_t, ByteView snapshot) {
-  if (index <= m_store->AppliedIndex()) return;
+  if (index <= m_store->AppliedIndex()) return;  // start-up: our own, older snapshot
+  if (Halted()) return;
   auto s = Snapshot_::Decode(snapshot);
   if (!s.ok()) {
     Halt("invalid Raft snapshot: " + s.status().message());
     return;
   }
-  spdlog::info("installing snapshot at Raft index {} (height {}); this node is at height {}", index,
-               s->height, m_store->GetTip().height);
+  const uint64_t from = m_store->GetTip().height;
+  m_restores++;
+  spdlog::info(
+      "restore: installing Raft snapshot at index {} (height {}); this node is at height {}: "
+      "catching up from peers",
+      index, s->height, from);
+  const auto start = Clock::now();
   Status st = CatchUp(s->height);
   if (!st.ok()) {
-    Halt("catching up to height " + std::to_string(s->height) + " failed: " + st.ToString());
+    if (!m_stopping)
+      Halt("catching up to height " + std::to_string(s->height) + " failed: " + st.ToString());
     return;
   }
-  if (m_store->GetTip().height < s->height) {
-    Halt("could not catch up to height " + std::to_string(s->height));
+  // The snapshot names the block at its height: ours must be the same.
+  auto have = m_store->GetBlock(s->height);
+  if (!have.ok() || !*have || (*have)->hash() != s->hash) {
+    Halt("the Raft snapshot names block " + ToHex(s->hash) + " at height " +
+         std::to_string(s->height) + " but this node's chain has a different one");
     return;
   }
   (void)m_store->SetAppliedIndex(index);
+  spdlog::info("restore: done, caught up from height {} to {} in {:.1f} s (Raft index {})", from,
+               m_store->GetTip().height,
+               std::chrono::duration<double>(Clock::now() - start).count(), index);
 }
 
-Status NodeImpl::CatchUp(uint64_t target) {
-  // Fetch each missing block (with its remaining sidecars) from any peer and
-  // apply it like any other: every block is validated here.
+std::vector<std::string> NodeImpl::PeerUrls() const {
   std::vector<std::string> urls;
+  std::set<std::string> seen;
+  auto add = [&](const std::string& u) {
+    if (u.empty() || u == m_url || u == m_config.public_url || !seen.insert(u).second) return;
+    urls.push_back(u);
+  };
+  // The leader first: it has every committed block.
+  if (auto leader = LeaderUrl()) add(*leader);
   m_store->State().Scan("p/", [&](std::string_view, ByteView v) {
     auto p = ledger::Participant::Decode(v);
-    if (p.ok() && p->node && p->id != m_config.node_id) urls.push_back(p->node->api_url);
+    if (p.ok() && p->node && p->id != m_config.node_id) add(p->node->api_url);
     return true;
   });
+  for (const auto& u : m_config.raft.join) add(u);
+  return urls;
+}
+
+Status NodeImpl::CatchUp(uint64_t target, std::optional<Clock::time_point> deadline) {
+  // Fetch each missing block (with its remaining sidecars) from a peer and
+  // apply it like any other: every block is validated here. A peer that is
+  // unreachable, lacks the block or serves an invalid one is skipped.
+  std::vector<std::string> urls = PeerUrls();
   size_t which = 0;
-  int failures = 0;
-  while (m_store->GetTip().height < target && !m_stopping) {
-    if (urls.empty()) return Status::Unavailable("no peer to catch up from");
-    uint64_t h = m_store->GetTip().height + 1;
-    httplib::Client c(urls[which % urls.size()]);
+  auto last_warning = Clock::now();
+  auto last_progress = Clock::now();
+  size_t bad_in_a_row = 0;
+  while (m_store->GetTip().height < target) {
+    if (m_stopping) return Status::Unavailable("the node is stopping");
+    if (deadline && Clock::now() > *deadline) {
+      return Status::Unavailable("peers did not serve block " +
+                                 std::to_string(m_store->GetTip().height + 1) + " in time");
+    }
+    if (urls.empty()) {
+      urls = PeerUrls();
+      if (urls.empty()) return Status::Unavailable("no peer to catch up from");
+    }
+    const uint64_t h = m_store->GetTip().height + 1;
+    const std::string& url = urls[which % urls.size()];
+    httplib::Client c(url);
+    c.set_connection_timeout(std::chrono::milliseconds(500));
     c.set_read_timeout(std::chrono::seconds(30));
     auto res = c.Get(("/v1/sync/" + std::to_string(h)).c_str());
-    if (!res || res->status != 200) {
-      which++;
-      if (++failures > 50)
-        return Status::Unavailable("peers did not serve block " + std::to_string(h));
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // back-off between peers
+    bool applied = false;
+    if (res && res->status == 200) {
+      auto p = Proposal::Decode(AsBytes(res->body));
+      if (p.ok() && p->block.header.height == h) {
+        auto kind = ApplyProposal(*p, 0, /*from_peer=*/true);
+        if (Halted()) return Status::Corruption(*Halted());
+        applied = kind == store::ApplyOutcome::Kind::kApplied && m_store->GetTip().height >= h;
+        if (!applied) {
+          spdlog::error(
+              "catch-up: {} served block {} that does not apply here; trying another peer", url, h);
+          if (++bad_in_a_row > 3 * urls.size()) {
+            return Status::Corruption("no peer serves a valid block " + std::to_string(h));
+          }
+        }
+      }
+    }
+    if (applied) {
+      bad_in_a_row = 0;
+      m_catchup_blocks++;
+      if (Clock::now() - last_progress > std::chrono::seconds(2)) {
+        spdlog::info("catch-up: at height {} of {}", h, target);
+        last_progress = Clock::now();
+      }
       continue;
     }
-    auto p = Proposal::Decode(AsBytes(res->body));
-    if (!p.ok()) return p.status();
-    ApplyProposal(*p, 0);
-    if (Halted()) return Status::Corruption(*Halted());
-    if (m_store->GetTip().height < h)
-      return Status::Corruption("block " + std::to_string(h) + " from a peer did not apply");
-    if (h % 1000 == 0) spdlog::info("caught up to height {}", h);
+    which++;
+    if (which % urls.size() == 0) {
+      // Every peer tried: back off a little, refresh the list.
+      if (Clock::now() - last_warning > std::chrono::seconds(5)) {
+        spdlog::warn("catch-up: no peer served block {} yet (tried {}); retrying", h, urls.size());
+        last_warning = Clock::now();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      urls = PeerUrls();
+    }
   }
+  return Status::Ok();
+}
+
+Status NodeImpl::JoinCatchUp() {
+  spdlog::info("node {} is not in the local ledger (height {}): fetching the ledger from peers",
+               m_config.node_id, m_store->GetTip().height);
+  // How far do the peers go?
+  uint64_t target = 0;
+  std::vector<std::string> reached;
+  for (const auto& url : PeerUrls()) {
+    httplib::Client c(url);
+    c.set_connection_timeout(std::chrono::milliseconds(500));
+    c.set_read_timeout(std::chrono::seconds(5));
+    auto res = c.Get("/v1/node");
+    if (!res || res->status != 200) continue;
+    auto j = api::Json::parse(res->body, nullptr, false);
+    if (!j.is_object()) continue;
+    target = std::max<uint64_t>(target, j.value("height", 0ULL));
+    reached.push_back(url);
+  }
+  if (reached.empty()) {
+    return Status::Unavailable("node " + m_config.node_id +
+                               " is not in the local ledger and no peer answered (the founding "
+                               "nodes of the genesis and raft.join are asked)");
+  }
+  MC_RETURN_IF_ERROR(CatchUp(target, Clock::now() + std::chrono::minutes(10)));
+  spdlog::info("fetched the ledger up to height {} from peers", m_store->GetTip().height);
   return Status::Ok();
 }
 
@@ -855,6 +1229,245 @@ void NodeImpl::OnLeadershipChange(bool is_leader, uint64_t term) {
   }
   m_pool.Wake();
   m_flight_cv.notify_all();
+  if (is_leader) {
+    // The new leader makes the Raft configuration follow the ledger: a
+    // membership change committed under the previous leader but not carried
+    // out by it is carried out now.
+    std::lock_guard lock(m_members_mu);
+    m_members_kick = true;
+    m_members_cv.notify_all();
+  }
+}
+
+// ---- Membership ----
+
+void NodeImpl::ApplyMembershipTx(const ledger::Transaction& tx,
+                                 std::map<uint64_t, Member>& members) const {
+  auto m = ledger::DecodeBody<ledger::Membership>(tx.body(), "membership");
+  if (!m.ok()) return;
+  auto p = ledger::StateView(m_store->State()).GetParticipant(m->node_id);
+  if (!p.ok() || !*p || !(*p)->node) return;
+  const ledger::NodeInfo& n = *(*p)->node;
+  switch (m->op) {
+    case ledger::MembershipOp::kAdd:
+      members[n.raft_id] = Member{(*p)->id, consensus::Peer{n.raft_id, n.raft_address},
+                                  RoleFromLedger(m->raft_role)};
+      break;
+    case ledger::MembershipOp::kRemove:
+      members.erase(n.raft_id);
+      break;
+    case ledger::MembershipOp::kAssign: {
+      auto it = members.find(n.raft_id);
+      if (it != members.end()) it->second.role = RoleFromLedger(m->raft_role);
+      break;
+    }
+  }
+}
+
+Status NodeImpl::LoadMembership() {
+  m_members_file = (fs::path(m_config.data_dir) / "membership.json").string();
+  std::map<uint64_t, Member> members;
+  uint64_t height = 0;
+  bool loaded = false;
+  if (std::ifstream in(m_members_file); in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto j = api::Json::parse(ss.str(), nullptr, false);
+    if (j.is_object() && j.value("version", 0) == 1 && j.contains("members") &&
+        j.value("genesis", "") == ToHex(m_chain->genesis_hash())) {
+      height = j.value("height", 0ULL);
+      for (const auto& m : j["members"]) {
+        Member x;
+        x.node_id = m.value("node_id", "");
+        x.peer = consensus::Peer{m.value("raft_id", 0ULL), m.value("address", "")};
+        x.role = RoleFromLedger(static_cast<uint8_t>(m.value("role", 0)));
+        members[x.peer.id] = x;
+      }
+      loaded = height <= m_store->GetTip().height;
+    }
+    if (!loaded) spdlog::warn("{} is unusable; rebuilding it from the ledger", m_members_file);
+  }
+  if (!loaded) {
+    members.clear();
+    height = 0;
+    for (const auto& p : m_chain->genesis().participants) {
+      if (p.node) {
+        members[p.node->raft_id] = Member{
+            p.id, consensus::Peer{p.node->raft_id, p.node->raft_address}, consensus::Role::kVoter};
+      }
+    }
+  }
+  // Blocks applied since the file was written.
+  const uint64_t tip = m_store->GetTip().height;
+  for (uint64_t h = height + 1; h <= tip; ++h) {
+    MC_ASSIGN_OR_RETURN(auto b, m_store->GetBlock(h));
+    if (!b) return Status::Corruption("block " + std::to_string(h) + " is missing");
+    for (uint32_t i = 0; i < b->txs.size(); ++i) {
+      const auto& tx = *b->txs[i];
+      if (tx.type() != ledger::TxType::kMembership) continue;
+      MC_ASSIGN_OR_RETURN(auto loc, m_store->FindTx(tx.id()));
+      if (loc && loc->height == h && loc->index == i && loc->result.ok()) {
+        ApplyMembershipTx(tx, members);
+      }
+    }
+  }
+  std::lock_guard lock(m_members_mu);
+  m_members = std::move(members);
+  m_members_height = tip;
+  SaveMembershipLocked();
+  return Status::Ok();
+}
+
+void NodeImpl::SaveMembershipLocked() {
+  api::Json list = api::Json::array();
+  for (const auto& [id, m] : m_members) {
+    uint8_t role = m.role == consensus::Role::kVoter     ? 0
+                   : m.role == consensus::Role::kStandby ? 1
+                                                         : 2;
+    list.push_back(
+        {{"node_id", m.node_id}, {"raft_id", id}, {"address", m.peer.address}, {"role", role}});
+  }
+  api::Json j = {{"version", 1},
+                 {"genesis", ToHex(m_chain->genesis_hash())},
+                 {"height", m_members_height},
+                 {"members", list}};
+  // Derived state: written whole and renamed into place; a lost or stale
+  // file is rebuilt from the ledger at start-up.
+  std::string tmp = m_members_file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump(2) << "\n";
+    if (!out) {
+      spdlog::warn("cannot write {}", tmp);
+      return;
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, m_members_file, ec);
+  if (ec) spdlog::warn("cannot write {}: {}", m_members_file, ec.message());
+}
+
+void NodeImpl::NoteMembership(const ledger::Block& block,
+                              const std::vector<ledger::TxResult>& results) {
+  std::lock_guard lock(m_members_mu);
+  if (m_members_file.empty()) return;  // not loaded yet (start-up)
+  bool changed = false;
+  for (size_t i = 0; i < block.txs.size(); ++i) {
+    const auto& tx = *block.txs[i];
+    if (tx.type() != ledger::TxType::kMembership || !results[i].ok()) continue;
+    auto loc = m_store->FindTx(tx.id());
+    if (!loc.ok() || !*loc || (*loc)->height != block.header.height || (*loc)->index != i) continue;
+    ApplyMembershipTx(tx, m_members);
+    changed = true;
+    spdlog::info("membership transaction {} committed at height {}", ToHex(tx.id()).substr(0, 16),
+                 block.header.height);
+  }
+  m_members_height = block.header.height;
+  SaveMembershipLocked();
+  if (changed) {
+    m_members_kick = true;
+    m_members_cv.notify_all();
+  }
+}
+
+bool NodeImpl::ReconcileOnce() {
+  std::map<uint64_t, Member> want;
+  {
+    std::lock_guard lock(m_members_mu);
+    want = m_members;
+  }
+  const uint64_t self = m_raft->Id();
+  std::map<uint64_t, consensus::ServerInfo> have;
+  for (const auto& s : m_raft->Configuration()) have[s.id] = s;
+  size_t voters = 0;
+  for (const auto& [id, m] : want) voters += m.role == consensus::Role::kVoter;
+  if (voters == 0) {
+    spdlog::error("the ledger's membership has no voter left; not changing the Raft configuration");
+    return false;
+  }
+  // One change at a time (libraft's rule), in an order that keeps a quorum:
+  // additions first, then role changes and removals of others, the leader
+  // itself last (it steps down once its removal commits).
+  enum class Op { kNone, kAdd, kRemove };
+  Op op = Op::kNone;
+  Member target;
+  std::string why;
+  for (const auto& [id, m] : want) {
+    if (!have.count(id)) {
+      op = Op::kAdd;
+      target = m;
+      why = "add " + m.node_id + " as " + std::string(consensus::RoleName(m.role));
+      break;
+    }
+  }
+  if (op == Op::kNone) {
+    // A role change is a removal now and an addition on the next round
+    // (the adapter offers add and remove; the node keeps its Raft state).
+    for (int pass = 0; pass < 2 && op == Op::kNone; ++pass) {
+      for (const auto& [id, s] : have) {
+        if ((id == self) != (pass == 1)) continue;
+        auto w = want.find(id);
+        if (w == want.end()) {
+          op = Op::kRemove;
+          target.peer = consensus::Peer{id, s.address};
+          target.node_id = "raft id " + std::to_string(id);
+          why = "remove raft id " + std::to_string(id) + " (" + s.address + ")";
+          break;
+        }
+        if (w->second.role != s.role) {
+          op = Op::kRemove;
+          target = w->second;
+          why = "change the role of " + w->second.node_id + " from " +
+                std::string(consensus::RoleName(s.role)) + " to " +
+                std::string(consensus::RoleName(w->second.role)) + " (remove, then add)";
+          break;
+        }
+      }
+    }
+  }
+  if (op == Op::kNone) return false;
+  spdlog::info("membership: the ledger asks to {}", why);
+  auto done = std::make_shared<std::promise<Status>>();
+  auto fut = done->get_future();
+  auto cb = [done](Status s) { done->set_value(std::move(s)); };
+  if (op == Op::kAdd) {
+    m_raft->AddServer(target.peer, target.role, cb);
+  } else {
+    m_raft->RemoveServer(target.peer.id, cb);
+  }
+  // An addition completes once the new server has caught up (libraft
+  // promotes it then); it may take long for a big ledger. Leadership loss
+  // and shutdown complete it with Unavailable.
+  while (fut.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+    if (m_stopping) return false;
+  }
+  Status st = fut.get();
+  if (!st.ok()) {
+    spdlog::warn("membership: could not {}: {}", why, st.ToString());
+    return false;
+  }
+  m_membership_changes++;
+  spdlog::info("membership: done: {}", why);
+  return true;
+}
+
+void NodeImpl::ReconcileLoop() {
+  while (!m_stopping) {
+    {
+      std::unique_lock lock(m_members_mu);
+      m_members_cv.wait_for(lock, std::chrono::seconds(1),
+                            [&] { return m_members_kick || m_stopping; });
+      m_members_kick = false;
+    }
+    if (m_stopping) break;
+    if (!m_leader || Halted() || m_raft_left) continue;
+    // Keep going while there is something to do (one change per step).
+    bool changed = ReconcileOnce();
+    if (changed) {
+      std::lock_guard lock(m_members_mu);
+      m_members_kick = true;
+    }
+  }
 }
 
 // ---- Observability ----
@@ -862,6 +1475,7 @@ void NodeImpl::OnLeadershipChange(bool is_leader, uint64_t term) {
 Status NodeImpl::Health() const {
   if (auto h = Halted()) return Status::Unavailable("halted: " + *h);
   if (m_stopping) return Status::Unavailable("shutting down");
+  if (m_raft_left) return Status::Unavailable("left the Raft cluster");
   if (m_raft && !m_raft->Leader()) return Status::Unavailable("no Raft leader");
   return Status::Ok();
 }
@@ -900,6 +1514,17 @@ std::string NodeImpl::Metrics() const {
     << "\n"
     << "# HELP medchain_halted 1 when this node stopped applying after finding an invalid block.\n"
     << "# TYPE medchain_halted gauge\nmedchain_halted " << (Halted() ? 1 : 0) << "\n"
+    << "# HELP medchain_forwarded_total Submissions forwarded to the leader.\n"
+    << "# TYPE medchain_forwarded_total counter\nmedchain_forwarded_total " << m_forwarded << "\n"
+    << "# HELP medchain_snapshot_restores_total Raft snapshots installed (followed by catch-up).\n"
+    << "# TYPE medchain_snapshot_restores_total counter\nmedchain_snapshot_restores_total "
+    << m_restores << "\n"
+    << "# HELP medchain_catchup_blocks_total Blocks fetched from peers and applied.\n"
+    << "# TYPE medchain_catchup_blocks_total counter\nmedchain_catchup_blocks_total "
+    << m_catchup_blocks << "\n"
+    << "# HELP medchain_membership_changes_total Raft membership changes made by this node.\n"
+    << "# TYPE medchain_membership_changes_total counter\nmedchain_membership_changes_total "
+    << m_membership_changes << "\n"
     << "# HELP medchain_commit_latency_ms Submit-to-commit latency of transactions pooled here.\n"
     << "# TYPE medchain_commit_latency_ms histogram\n";
   m_commit_latency.Write(o, "medchain_commit_latency_ms");
@@ -911,30 +1536,48 @@ std::string NodeImpl::Metrics() const {
       << "medchain_raft_leader " << (info.state == consensus::RaftState::kLeader ? 1 : 0) << "\n"
       << "# HELP medchain_raft_commit_index Raft commit index.\n# TYPE medchain_raft_commit_index "
          "gauge\n"
-      << "medchain_raft_commit_index " << info.commit_index << "\n";
+      << "medchain_raft_commit_index " << info.commit_index << "\n"
+      << "# HELP medchain_raft_applied_index Raft index of the last block applied here.\n"
+      << "# TYPE medchain_raft_applied_index gauge\nmedchain_raft_applied_index "
+      << m_store->AppliedIndex() << "\n"
+      << "# HELP medchain_raft_snapshot_index Index of the newest local Raft snapshot.\n"
+      << "# TYPE medchain_raft_snapshot_index gauge\nmedchain_raft_snapshot_index "
+      << info.last_snapshot << "\n"
+      << "# HELP medchain_raft_apply_backlog Committed entries waiting to be applied here.\n"
+      << "# TYPE medchain_raft_apply_backlog gauge\nmedchain_raft_apply_backlog "
+      << info.apply_backlog << "\n";
   }
   return o.str();
 }
 
 std::string NodeImpl::ClusterJson(bool local_only) const {
-  api::Json nodes = api::Json::array();
   std::string leader_url;
   std::optional<consensus::RaftStatus> info;
-  if (m_raft) info = m_raft->Info();
+  if (m_raft && !m_raft_left) info = m_raft->Info();
   std::map<uint64_t, consensus::ServerInfo> config;
   if (info) {
     for (const auto& s : info->configuration) config[s.id] = s;
   }
+  struct Row {
+    api::Json json;
+    std::string url;
+    bool self = false;
+  };
+  std::vector<Row> rows;
   m_store->State().Scan("p/", [&](std::string_view, ByteView v) {
     auto p = ledger::Participant::Decode(v);
     if (!p.ok() || !p->node) return true;
+    const bool self = p->id == m_config.node_id;
+    if (local_only && !self) return true;
     api::Json n = {{"id", p->id},
                    {"url", p->node->api_url},
                    {"raft_id", p->node->raft_id},
-                   {"raft_address", p->node->raft_address}};
+                   {"raft_address", p->node->raft_address},
+                   {"term", nullptr},
+                   {"applied", nullptr}};
     std::string role = "none";
     if (!m_raft) {
-      role = p->id == m_config.node_id ? "leader" : "none";
+      role = self ? "leader" : "none";
     } else if (config.count(p->node->raft_id)) {
       role = std::string(consensus::RoleName(config[p->node->raft_id].role));
       if (info->leader && info->leader->id == p->node->raft_id)
@@ -944,37 +1587,48 @@ std::string NodeImpl::ClusterJson(bool local_only) const {
     }
     if (role == "leader") leader_url = p->node->api_url;
     n["role"] = role;
-    if (p->id == m_config.node_id) {
+    if (self) {
       n["term"] = info ? info->term : 0;
       n["applied"] = m_store->AppliedIndex();
       n["height"] = m_store->GetTip().height;
       n["self"] = true;
-    } else if (!local_only) {
-      // Each node reports its own term and progress.
-      httplib::Client c(p->node->api_url);
-      c.set_connection_timeout(0, 300000);
-      c.set_read_timeout(1, 0);
-      auto res = c.Get("/v1/cluster?local=1");
-      n["reachable"] = res && res->status == 200;
-      if (res && res->status == 200) {
-        auto j = api::Json::parse(res->body, nullptr, false);
-        if (j.is_object() && j.contains("nodes")) {
-          for (const auto& other : j["nodes"]) {
-            if (other.value("self", false)) {
-              n["term"] = other.value("term", 0ULL);
-              n["applied"] = other.value("applied", 0ULL);
-              n["height"] = other.value("height", 0ULL);
-            }
-          }
-        }
-      }
-    } else {
-      if (!local_only) nodes.push_back(n);
-      return true;
+      if (auto h = Halted()) n["halted"] = *h;
     }
-    nodes.push_back(n);
+    rows.push_back(Row{std::move(n), p->node->api_url, self});
     return true;
   });
+  if (!local_only) {
+    // Each node reports its own term and progress; ask them all at once.
+    std::vector<std::future<std::optional<api::Json>>> asks(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i].self) continue;
+      asks[i] = std::async(std::launch::async, [url = rows[i].url]() -> std::optional<api::Json> {
+        httplib::Client c(url);
+        c.set_connection_timeout(0, 300000);
+        c.set_read_timeout(1, 0);
+        auto res = c.Get("/v1/cluster?local=1");
+        if (!res || res->status != 200) return std::nullopt;
+        auto j = api::Json::parse(res->body, nullptr, false);
+        if (!j.is_object() || !j.contains("nodes")) return std::nullopt;
+        for (const auto& other : j["nodes"]) {
+          if (other.value("self", false)) return other;
+        }
+        return std::nullopt;
+      });
+    }
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i].self) continue;
+      auto other = asks[i].get();
+      api::Json& n = rows[i].json;
+      n["reachable"] = other.has_value();
+      if (!other) continue;
+      for (const char* k : {"term", "applied", "height", "halted"}) {
+        if (other->contains(k)) n[k] = (*other)[k];
+      }
+    }
+  }
+  api::Json nodes = api::Json::array();
+  for (auto& r : rows) nodes.push_back(std::move(r.json));
   if (!m_raft) leader_url = m_url;
   return api::Json{{"leader", leader_url.empty() ? api::Json(nullptr) : api::Json(leader_url)},
                    {"nodes", nodes}}

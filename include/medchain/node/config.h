@@ -16,8 +16,14 @@ struct RaftConfig {
   std::string address;   // host:port of this node's Raft transport
   unsigned election_timeout_ms = 1000;
   unsigned heartbeat_timeout_ms = 100;
+  // Raft snapshots (docs/consensus.md): one every `snapshot_threshold`
+  // applied blocks, keeping the newest `snapshot_trailing` in the log.
   unsigned snapshot_threshold = 512;
   unsigned snapshot_trailing = 512;
+  // API URLs of existing nodes that a node joining an existing cluster
+  // (not a founding node) fetches the ledger from before it starts; the
+  // founding nodes of the genesis are always asked too (docs/cluster.md).
+  std::vector<std::string> join;
 };
 
 struct NodeConfig {
@@ -63,9 +69,13 @@ struct InitOptions {
   std::string host = "127.0.0.1";
   int base_port = 7070;        // API ports base_port + k - 1
   int raft_base_port = 17070;  // Raft ports
-  bool raft = false;           // nodes order through Raft
-  std::string passphrase;      // for every key file
-  bool fast_kdf = false;       // minimum Argon2id cost (dev and tests only)
+  // Explicit ports of node 1..N (e.g. ports the OS picked, for tests); when
+  // given (exactly `nodes` of each) they replace the base ports.
+  std::vector<int> api_ports;
+  std::vector<int> raft_ports;
+  bool raft = false;       // nodes order through Raft
+  std::string passphrase;  // for every key file
+  bool fast_kdf = false;   // minimum Argon2id cost (dev and tests only)
 };
 
 // Creates DIR/genesis.json, DIR/keys/{admin,<org>,node-<k>}.key,
