@@ -565,6 +565,8 @@ Result<api::SubmitOutcome> NodeImpl::Submit(TransactionRef tx,
       if (!forwarded->ok()) m_rejected++;
       return *forwarded;
     }
+    // This node leads now; it may have applied the transaction meanwhile.
+    if (auto c = CommittedOutcome(tx->id())) return *c;
   }
   if (!m_pool.Contains(tx->id())) {
     // The one signature check of this transaction on this node.
@@ -572,6 +574,8 @@ Result<api::SubmitOutcome> NodeImpl::Submit(TransactionRef tx,
       return reject(Status::Unauthenticated("the signature does not verify for the author key"));
     }
     if (ledger::StateView(m_store->State()).NonceUsed(tx->author(), tx->nonce())) {
+      // Committed between the check above and now: the same answer.
+      if (auto c = CommittedOutcome(tx->id())) return *c;
       return reject(Status::AlreadyExists("nonce " + std::to_string(tx->nonce()) +
                                           " was already used by this author (replay)"));
     }
@@ -643,6 +647,7 @@ std::optional<Result<api::SubmitOutcome>> NodeImpl::Forward(
     if (m_stopping) return Out(Status::Unavailable("the node is shutting down"));
     if (auto h = Halted()) return Out(Status::Unavailable("the node halted: " + *h));
     if (IsLeader()) return std::nullopt;
+    if (auto c = CommittedOutcome(tx.id())) return Out(*c);  // applied here meanwhile
     if (m_raft->IsLeader()) {
       // Elected, still applying what earlier leaders committed: it will cut
       // blocks in a moment, so the submission is retried here, not forwarded
