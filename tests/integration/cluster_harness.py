@@ -259,6 +259,35 @@ class Cluster:
         for node in self.nodes:
             print(f"---- {node.id} log (last {lines} lines)\n{node.log_tail(lines)}", flush=True)
 
+    def new_node(self, k):
+        """Prepares node k of a later membership change: its key file
+        (keys/node-k.key), ports and nodeK/medchaind.toml (a copy of node 1's
+        settings, no bootstrap: it is not in the genesis). Not registered,
+        not started: returns the ClusterNode."""
+        node = ClusterNode(self, k, mcutil.free_port(), mcutil.free_port())
+        p = self.cli("keygen", "--out", node.key(), "--label", node.id, "--fast-kdf")
+        if p.returncode != 0:
+            raise RuntimeError("keygen failed: " + p.stderr)
+        os.makedirs(node.dir, exist_ok=True)
+        with open(self.nodes[0].config) as f:
+            text = f.read()
+        text = re.sub(r'^id = ".*"$', f'id = "{node.id}"', text, flags=re.M)
+        text = re.sub(r'^key_file = ".*"$', f'key_file = "../keys/{node.id}.key"', text, flags=re.M)
+        text = re.sub(r'^listen = ".*"$', f'listen = "127.0.0.1:{node.api_port}"', text, flags=re.M)
+        text = re.sub(r'^public_url = ".*"$', f'public_url = "{node.url}"', text, flags=re.M)
+        text = re.sub(r'^address = ".*"$', f'address = "{node.raft_address}"', text, flags=re.M)
+        with open(node.config, "w") as f:
+            f.write(text)
+        self.nodes.append(node)
+        return node
+
+    def register(self, node, via):
+        """`medchain cluster register` of a node prepared by new_node()."""
+        return self.cli("cluster", "register", "--node", via.url, "--key", self.key("admin"),
+                        "--id", node.id, "--subject-key", node.key(), "--org", "dev-hospital",
+                        "--raft-id", str(node.k), "--raft-address", node.raft_address,
+                        "--api-url", node.url)
+
     # -- CLI --
     def cli(self, *args, timeout=300):
         p = mcutil.run_cli(self.bin_dir, list(args), passphrase=PASS, timeout=timeout)
