@@ -228,7 +228,9 @@ class Cluster:
 
     def cleanup(self):
         for b in self._bench:
-            if b.poll() is None:
+            if isinstance(b, ClusterNode):
+                b.sigkill()
+            elif b.poll() is None:
                 b.kill()
                 b.wait()
         for node in self.nodes:
