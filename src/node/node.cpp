@@ -124,6 +124,12 @@ class Waiters {
     std::lock_guard lock(m_mu);
     return m_waiters.empty();
   }
+  // Whether anyone waits for `id` (a waiter registers before it checks the
+  // ledger, so a false here cannot lose a wake-up).
+  bool Has(const Hash& id) const {
+    std::lock_guard lock(m_mu);
+    return m_waiters.count(id) != 0;
+  }
 
  private:
   mutable std::mutex m_mu;
@@ -559,7 +565,13 @@ Result<api::SubmitOutcome> NodeImpl::Submit(TransactionRef tx,
   Status s = CheckForPool(*tx, sidecar ? &*sidecar : nullptr);
   if (!s.ok()) return reject(s);
   // Already committed: answer as the first time (submission is idempotent).
-  if (auto c = CommittedOutcome(tx->id())) return *c;
+  // Every committed transaction whose signature holds used its nonce, so an
+  // unused nonce rules a new transaction out without a second lookup.
+  const ledger::StateView view(m_store->State());
+  bool nonce_used = view.NonceUsed(tx->author(), tx->nonce());
+  if (nonce_used) {
+    if (auto c = CommittedOutcome(tx->id())) return *c;
+  }
   if (m_raft && !IsLeader()) {
     if (auto forwarded = Forward(*tx, sidecar, wait, "/v1/transactions")) {
       if (!forwarded->ok()) m_rejected++;
@@ -567,15 +579,14 @@ Result<api::SubmitOutcome> NodeImpl::Submit(TransactionRef tx,
     }
     // This node leads now; it may have applied the transaction meanwhile.
     if (auto c = CommittedOutcome(tx->id())) return *c;
+    nonce_used = view.NonceUsed(tx->author(), tx->nonce());
   }
   if (!m_pool.Contains(tx->id())) {
     // The one signature check of this transaction on this node.
     if (!tx->VerifySignature()) {
       return reject(Status::Unauthenticated("the signature does not verify for the author key"));
     }
-    if (ledger::StateView(m_store->State()).NonceUsed(tx->author(), tx->nonce())) {
-      // Committed between the check above and now: the same answer.
-      if (auto c = CommittedOutcome(tx->id())) return *c;
+    if (nonce_used) {
       return reject(Status::AlreadyExists("nonce " + std::to_string(tx->nonce()) +
                                           " was already used by this author (replay)"));
     }
@@ -1049,8 +1060,21 @@ store::ApplyOutcome::Kind NodeImpl::ApplyProposal(const Proposal& proposal, uint
   m_pool.Committed(p.block.txs);
   for (size_t i = 0; i < p.block.txs.size(); ++i) {
     const Hash& id = p.block.txs[i]->id();
-    // A repeated transaction answers with its first (committed) occurrence.
-    if (auto c = CommittedOutcome(id)) m_waiters.Fulfil(id, Status::Ok(), *c);
+    if (!m_waiters.Has(id)) continue;
+    if (o.results[i].ok()) {
+      // Its first occurrence (a repeat is never ok): answer without a lookup.
+      api::SubmitOutcome c;
+      c.id = id;
+      c.committed = true;
+      c.height = p.block.header.height;
+      c.index = static_cast<uint32_t>(i);
+      c.leaf_index = o.first_leaf + i;
+      c.result = o.results[i];
+      m_waiters.Fulfil(id, Status::Ok(), c);
+    } else if (auto c = CommittedOutcome(id)) {
+      // A repeated transaction answers with its first (committed) occurrence.
+      m_waiters.Fulfil(id, Status::Ok(), *c);
+    }
   }
   return Kind::kApplied;
 }
