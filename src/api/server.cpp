@@ -178,7 +178,10 @@ class HttpServer final : public Server {
     m_http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     m_http.set_payload_max_length(m_options.max_body_bytes);
     m_http.set_keep_alive_max_count(100000);
-    m_http.set_keep_alive_timeout(30);
+    // An idle keep-alive connection holds a worker until this runs out, and
+    // Stop() waits for every worker: a node (e.g. a leader with followers'
+    // forwarding connections open) must not take 30 s to shut down.
+    m_http.set_keep_alive_timeout(5);
     m_http.set_read_timeout(30, 0);
     m_http.set_tcp_nodelay(true);
     m_http.set_exception_handler([](const Request&, Response& res, std::exception_ptr ep) {

@@ -91,8 +91,29 @@ class Waiters {
   std::shared_ptr<Waiter> Register(const Hash& id) {
     auto w = std::make_shared<Waiter>();
     std::lock_guard lock(m_mu);
+    if (m_closed) {
+      w->done = true;
+      w->status = Status::Unavailable("the node is shutting down");
+      return w;
+    }
     m_waiters.emplace(id, w);
     return w;
+  }
+  // Shutdown: every waiter now and later learns the node is going away.
+  void Close() {
+    std::vector<std::shared_ptr<Waiter>> ws;
+    {
+      std::lock_guard lock(m_mu);
+      m_closed = true;
+      for (auto& [id, w] : m_waiters) ws.push_back(w);
+      m_waiters.clear();
+    }
+    for (auto& w : ws) {
+      std::lock_guard lock(w->mu);
+      w->done = true;
+      w->status = Status::Unavailable("the node is shutting down");
+      w->cv.notify_all();
+    }
   }
   void Unregister(const Hash& id, const std::shared_ptr<Waiter>& w) {
     std::lock_guard lock(m_mu);
@@ -134,6 +155,7 @@ class Waiters {
  private:
   mutable std::mutex m_mu;
   std::unordered_multimap<Hash, std::shared_ptr<Waiter>, HashHasher> m_waiters;
+  bool m_closed = false;
 };
 
 struct Snapshot_ {
@@ -312,6 +334,9 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   std::unique_ptr<api::Server> m_server;
   std::thread m_cutter;
   std::thread m_reconciler;
+  // Forwards in progress (HTTP workers' clients), aborted by Stop().
+  std::mutex m_forwards_mu;
+  std::set<httplib::Client*> m_forwards;
   std::optional<uint64_t> m_tamper_height;  // test-only fault hook
   std::atomic<bool> m_stopping{false};
   std::atomic<bool> m_leader{false};
@@ -492,6 +517,13 @@ void NodeImpl::Stop() {
     std::lock_guard lock(m_members_mu);
     m_members_kick = true;
     m_members_cv.notify_all();
+  }
+  // Requests in progress end now (their clients retry elsewhere), so the
+  // HTTP server can stop without waiting out commit waits and forwards.
+  m_waiters.Close();
+  {
+    std::lock_guard lock(m_forwards_mu);
+    for (auto* c : m_forwards) c->stop();
   }
   if (m_server) m_server->Stop();
   if (m_cutter.joinable()) m_cutter.join();
@@ -700,8 +732,17 @@ Result<api::SubmitOutcome> NodeImpl::ForwardOnce(const std::string& url,
     client->set_read_timeout(std::chrono::milliseconds(m_config.wait_timeout_ms + 5000));
   }
   std::string full = path + (wait ? "?wait=commit" : "");
+  {
+    std::lock_guard lock(m_forwards_mu);
+    if (m_stopping) return Status::Unavailable("the node is shutting down");
+    m_forwards.insert(client.get());
+  }
   auto res = client->Post(full.c_str(), std::string(AsString(e.buffer())),
                           "application/vnd.medchain.submission");
+  {
+    std::lock_guard lock(m_forwards_mu);
+    m_forwards.erase(client.get());
+  }
   if (!res) {
     client.reset();
     return Status::Unavailable("the leader at " + url + " did not answer (" +

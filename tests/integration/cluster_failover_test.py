@@ -72,6 +72,26 @@ def main():
         terms = {b["term"] for b in c.nodes[0].get_json(f"/v1/blocks?from=1&limit=1000")["blocks"]}
         t.check(len(terms) >= 2, f"blocks were proposed in {len(terms)} terms", terms)
 
+        # A clean stop (SIGTERM) of the leader under load: it hands over
+        # leadership, ends its requests in progress and exits promptly.
+        acks2 = os.path.join(c.dir, "acks2.txt")
+        lead = c.wait_leader()
+        via2 = next(n for n in c.nodes if n is not lead)
+        bench = c.bench(via2.url, txs=1500, concurrency=16, ack_file=acks2)
+        mcutil.wait_for(lambda: len(ch.read_acks(acks2)) >= 200, 120, "load on the new leader")
+        before = time.monotonic()
+        rc = lead.stop(timeout=60)
+        took = time.monotonic() - before
+        t.check(rc == 0 and took < 10, f"SIGTERM of leader {lead.id} under load: exit 0 in "
+                f"{took:.1f} s", rc)
+        out, _ = bench.communicate(timeout=300)
+        t.check(bench.returncode == 0, "the load goes on through the hand-over", out[-500:])
+        lead.start()
+        height = c.wait_same_tip(timeout=120)
+        missing = ch.committed_everywhere(c.nodes, ch.read_acks(acks2))
+        t.check(not missing and len(ch.read_acks(acks2)) == 1500,
+                "nothing acknowledged lost across the clean stop", missing[:5])
+
         c.stop_all()
         for n in c.nodes:
             p = c.verify(n)
