@@ -79,6 +79,11 @@ def main():
         t.check(rc == 0, "100 more through the restored node commit", out[-300:])
         after = c.wait_same_tip(at_least=caught + 1)
         t.check(after > caught, "and every node applies them")
+        c.stop_all()
+        p = c.verify(lagger)
+        t.check(p.returncode == 0 and p.stdout.startswith("ok:"),
+                f"medchain verify --data-dir {lagger.id}: its caught-up chain verifies",
+                p.stdout + p.stderr)
         print(f"done in {ch.elapsed(start)}")
     return t.finish()
 
