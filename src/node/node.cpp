@@ -282,6 +282,10 @@ class NodeImpl final : public Node, public consensus::StateMachine {
                                                     const std::optional<ledger::Sidecar>& sidecar,
                                                     bool wait, const std::string& path);
   std::optional<std::string> LeaderUrl() const;
+  // The registered nodes (participants with Raft information), cached: the
+  // ledger's participant table also holds every patient, too many to scan
+  // per request. Refreshed after a block that registers or updates anyone.
+  std::vector<ledger::Participant> Nodes() const;
   // Sends a submission to the leader at `url` once.
   Result<api::SubmitOutcome> ForwardOnce(const std::string& url, const ledger::Transaction& tx,
                                          const std::optional<ledger::Sidecar>& sidecar, bool wait,
@@ -355,6 +359,9 @@ class NodeImpl final : public Node, public consensus::StateMachine {
 
   mutable std::mutex m_halt_mu;
   std::optional<std::string> m_halted;
+
+  mutable std::mutex m_nodes_mu;
+  mutable std::optional<std::vector<ledger::Participant>> m_nodes;  // guarded by m_nodes_mu
 
   // Membership wanted by the ledger, by Raft id. Written by the applier,
   // read by the reconciler and /v1/cluster.
@@ -649,16 +656,24 @@ std::optional<std::string> NodeImpl::LeaderUrl() const {
   if (!m_raft) return std::nullopt;
   auto leader = m_raft->Leader();
   if (!leader) return std::nullopt;
-  std::optional<std::string> url;
-  m_store->State().Scan("p/", [&](std::string_view, ByteView v) {
-    auto p = ledger::Participant::Decode(v);
-    if (p.ok() && p->node && p->node->raft_id == leader->id) {
-      url = p->node->api_url;
-      return false;
-    }
-    return true;
-  });
-  return url;
+  for (const auto& p : Nodes()) {
+    if (p.node->raft_id == leader->id) return p.node->api_url;
+  }
+  return std::nullopt;
+}
+
+std::vector<ledger::Participant> NodeImpl::Nodes() const {
+  std::lock_guard lock(m_nodes_mu);
+  if (!m_nodes) {
+    std::vector<ledger::Participant> nodes;
+    m_store->State().Scan("p/", [&](std::string_view, ByteView v) {
+      auto p = ledger::Participant::Decode(v);
+      if (p.ok() && p->node) nodes.push_back(std::move(*p));
+      return true;
+    });
+    m_nodes = std::move(nodes);
+  }
+  return *m_nodes;
 }
 
 std::chrono::milliseconds NodeImpl::RoutingPatience() const {
@@ -690,7 +705,9 @@ std::optional<Result<api::SubmitOutcome>> NodeImpl::Forward(
     if (m_stopping) return Out(Status::Unavailable("the node is shutting down"));
     if (auto h = Halted()) return Out(Status::Unavailable("the node halted: " + *h));
     if (IsLeader()) return std::nullopt;
-    if (auto c = CommittedOutcome(tx.id())) return Out(*c);  // applied here meanwhile
+    if (attempt > 0) {
+      if (auto c = CommittedOutcome(tx.id())) return Out(*c);  // applied here meanwhile
+    }
     if (m_raft->IsLeader()) {
       // Elected, still applying what earlier leaders committed: it will cut
       // blocks in a moment, so the submission is retried here, not forwarded
@@ -1091,7 +1108,13 @@ store::ApplyOutcome::Kind NodeImpl::ApplyProposal(const Proposal& proposal, uint
   for (size_t i = 0; i < p.block.txs.size(); ++i) {
     const Hash& id = p.block.txs[i]->id();
     if (!o.results[i].ok()) m_txs_invalid++;
-    if (p.block.txs[i]->type() == ledger::TxType::kMembership) membership = true;
+    const auto type = p.block.txs[i]->type();
+    if (type == ledger::TxType::kMembership) membership = true;
+    if (type == ledger::TxType::kRegisterParticipant ||
+        type == ledger::TxType::kUpdateParticipant) {
+      std::lock_guard lock(m_nodes_mu);
+      m_nodes.reset();
+    }
     auto it = received.find(id);
     if (it != received.end()) {
       m_commit_latency.Observe(std::chrono::duration<double, std::milli>(now - it->second).count());
@@ -1184,11 +1207,9 @@ std::vector<std::string> NodeImpl::PeerUrls() const {
   };
   // The leader first: it has every committed block.
   if (auto leader = LeaderUrl()) add(*leader);
-  m_store->State().Scan("p/", [&](std::string_view, ByteView v) {
-    auto p = ledger::Participant::Decode(v);
-    if (p.ok() && p->node && p->id != m_config.node_id) add(p->node->api_url);
-    return true;
-  });
+  for (const auto& p : Nodes()) {
+    if (p.id != m_config.node_id) add(p.node->api_url);
+  }
   for (const auto& u : m_config.raft.join) add(u);
   return urls;
 }
@@ -1634,11 +1655,10 @@ std::string NodeImpl::ClusterJson(bool local_only) const {
     bool self = false;
   };
   std::vector<Row> rows;
-  m_store->State().Scan("p/", [&](std::string_view, ByteView v) {
-    auto p = ledger::Participant::Decode(v);
-    if (!p.ok() || !p->node) return true;
+  for (const auto& participant : Nodes()) {
+    const ledger::Participant* p = &participant;
     const bool self = p->id == m_config.node_id;
-    if (local_only && !self) return true;
+    if (local_only && !self) continue;
     api::Json n = {{"id", p->id},
                    {"url", p->node->api_url},
                    {"raft_id", p->node->raft_id},
@@ -1665,8 +1685,7 @@ std::string NodeImpl::ClusterJson(bool local_only) const {
       if (auto h = Halted()) n["halted"] = *h;
     }
     rows.push_back(Row{std::move(n), p->node->api_url, self});
-    return true;
-  });
+  }
   if (!local_only) {
     // Each node reports its own term and progress; ask them all at once.
     std::vector<std::future<std::optional<api::Json>>> asks(rows.size());
