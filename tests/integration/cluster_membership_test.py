@@ -17,6 +17,9 @@ it is not running (the membership transaction commits; Raft cannot promote
 an absent server), then the leader is killed. The next leader reconciles the
 Raft configuration with the ledger; once node-5 starts it becomes a voter.
 
+Part 3: `medchain cluster assign --role standby` turns a voter into a
+non-voting replica that still forwards writes and applies every block.
+
 Usage: cluster_membership_test.py --bin-dir BUILD/bin --testdata PATH
 """
 import json
@@ -113,6 +116,23 @@ def main():
         tip = c.wait_same_tip(nodes=survivors + [n5, new], timeout=120)
         hashes = [c.block_hashes(n, tip) for n in survivors + [n5, new]]
         t.check(all(h == hashes[0] for h in hashes), f"four voters, same chain 0..{tip}")
+
+        t.section("part 3: a voter becomes a non-voting replica")
+        members = survivors + [n5, new]
+        lead = c.wait_leader(among=members)
+        replica = next(n for n in members if n is not lead)
+        p = c.cli("cluster", "assign", "--node", lead.url, "--key", admin, "--id", replica.id,
+                  "--role", "standby", "--timeout", "60")
+        t.check(p.returncode == 0 and f"{replica.id} is standby" in p.stdout,
+                f"cluster assign {replica.id} standby", p.stdout + p.stderr)
+        r = roles(lead)
+        t.check(sorted(r[n.id] for n in members) == ["follower", "follower", "leader", "standby"],
+                "/v1/cluster: three voters and one standby", r)
+        rc, out = c.submit_load(replica.url, txs=100, concurrency=4)
+        t.check(rc == 0, "the standby accepts writes (forwarded) and commits", out[-300:])
+        tip = c.wait_same_tip(nodes=members)
+        hashes = [c.block_hashes(n, tip) for n in members]
+        t.check(all(h == hashes[0] for h in hashes), f"the standby applies every block 0..{tip}")
         print(f"done in {ch.elapsed(start)}")
     return t.finish()
 
