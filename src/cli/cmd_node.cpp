@@ -30,6 +30,7 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -89,6 +90,17 @@ std::string FormatTimeMs(uint64_t ms) {
   char out[48];
   std::snprintf(out, sizeof out, "%s.%03uZ", buf, static_cast<unsigned>(ms % 1000));
   return out;
+}
+
+// Runs a command; a node answer of an unexpected JSON shape (nlohmann-json
+// throws on a type mismatch) is a failure of that command, not a crash.
+int Guarded(const std::function<int()>& run) {
+  try {
+    return run();
+  } catch (const Json::exception& e) {
+    return Fail(std::string("the node answered JSON of an unexpected shape: ") + e.what(),
+                kExitFail);
+  }
 }
 
 void AddNodeOption(CLI::App* cmd, std::string& node) {
@@ -559,6 +571,7 @@ int RunWatch(const std::string& node, const std::string& from_text, unsigned int
   } else {
     auto info = client.GetJson("/v1/blocks?limit=1");
     if (!info.ok()) return NodeError(client, info.status());
+    if (!info->is_object()) return Fail("the node answered something that is not a block list");
     next = info->value("height", uint64_t{0}) + 1;
   }
   struct sigaction sa {};
@@ -579,9 +592,11 @@ int RunWatch(const std::string& node, const std::string& from_text, unsigned int
     } else {
       if (!reachable) std::cerr << "the node answers again" << std::endl;
       reachable = true;
-      const Json& blocks = (*page)["blocks"];
-      if (blocks.is_array()) {
-        for (const auto& b : blocks) {
+      const Json* blocks =
+          page->is_object() && page->contains("blocks") ? &(*page)["blocks"] : nullptr;
+      if (blocks && blocks->is_array()) {
+        for (const auto& b : *blocks) {
+          if (!b.is_object()) continue;
           uint64_t h = b.value("height", uint64_t{0});
           if (h < next) continue;
           std::string hash = b.value("hash", "");
@@ -624,7 +639,7 @@ CommandGroup g_node("node", [](CLI::App& app, ExitCode& rc) {
     cmd->add_option("--out", a->out,
                     "write the signed transaction's canonical bytes here instead of submitting");
     cmd->add_flag("--no-wait", a->no_wait, "return once pooled, before the block commits");
-    cmd->callback([a, &rc] { rc = RunSubmit(*a); });
+    cmd->callback([a, &rc] { rc = Guarded([&] { return RunSubmit(*a); }); });
   }
   {
     auto node = std::make_shared<std::string>();
@@ -632,7 +647,7 @@ CommandGroup g_node("node", [](CLI::App& app, ExitCode& rc) {
     auto* cmd = app.add_subcommand("tx", "Show a committed transaction and its result");
     AddNodeOption(cmd, *node);
     cmd->add_option("ID", *id, "transaction id (64 hex digits)")->required();
-    cmd->callback([node, id, &rc] { rc = RunTx(*node, *id); });
+    cmd->callback([node, id, &rc] { rc = Guarded([&] { return RunTx(*node, *id); }); });
   }
   {
     auto node = std::make_shared<std::string>();
@@ -642,7 +657,9 @@ CommandGroup g_node("node", [](CLI::App& app, ExitCode& rc) {
     AddNodeOption(cmd, *node);
     cmd->add_option("HEIGHT", *height, "block height")->required();
     cmd->add_flag("--full", *full, "whole transactions with their results");
-    cmd->callback([node, height, full, &rc] { rc = RunBlock(*node, *height, *full); });
+    cmd->callback([node, height, full, &rc] {
+      rc = Guarded([&] { return RunBlock(*node, *height, *full); });
+    });
   }
   {
     auto a = std::make_shared<ProofArgs>();
@@ -659,7 +676,7 @@ CommandGroup g_node("node", [](CLI::App& app, ExitCode& rc) {
     auto* inc = proof->add_subcommand("inclusion", "Prove a transaction is in the signed log");
     trust_options(inc);
     inc->add_option("--tx", a->tx, "transaction id")->required();
-    inc->callback([a, &rc] { rc = RunInclusion(*a); });
+    inc->callback([a, &rc] { rc = Guarded([&] { return RunInclusion(*a); }); });
     auto* con = proof->add_subcommand("consistency",
                                       "Prove the log of size M is a prefix of the log of size N");
     trust_options(con);
@@ -668,7 +685,7 @@ CommandGroup g_node("node", [](CLI::App& app, ExitCode& rc) {
     con->add_option("--root1", a->root1, "the root you trust at size M (detects a fork)");
     con->add_option("--old-checkpoint", a->old_checkpoint,
                     "a signed checkpoint kept earlier: its size and root are M and the root");
-    con->callback([a, &rc] { rc = RunConsistency(*a); });
+    con->callback([a, &rc] { rc = Guarded([&] { return RunConsistency(*a); }); });
   }
   {
     auto node = std::make_shared<std::string>();
@@ -678,7 +695,9 @@ CommandGroup g_node("node", [](CLI::App& app, ExitCode& rc) {
     AddNodeOption(cmd, *node);
     cmd->add_option("--from", *from, "first height to print (default: the next block)");
     cmd->add_option("--interval-ms", *interval, "polling interval")->capture_default_str();
-    cmd->callback([node, from, interval, &rc] { rc = RunWatch(*node, *from, *interval); });
+    cmd->callback([node, from, interval, &rc] {
+      rc = Guarded([&] { return RunWatch(*node, *from, *interval); });
+    });
   }
 });
 

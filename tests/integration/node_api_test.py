@@ -174,6 +174,13 @@ def test_node_endpoints(a):
             "GET /v1/checkpoint: a C2SP signed checkpoint of the genesis", r.text())
     r0 = node.get("/v1/checkpoints/0")
     t.check(r0.status == 200 and r0.body == r.body, "GET /v1/checkpoints/0 is that checkpoint")
+    for query in ("", "?local=1"):
+        cps = node.get_json("/v1/checkpoints" + query)
+        t.check(cps["origin"] == info["origin"] and len(cps["checkpoints"]) == 1
+                and cps["checkpoints"][0]["node_id"] == "node-1"
+                and cps["checkpoints"][0]["note"] == r.text()
+                and cps["checkpoints"][0]["size"] == 1 and cps["checkpoints"][0]["height"] == 0,
+                f"GET /v1/checkpoints{query}: every node's latest signed checkpoint", cps)
 
 
 def test_submissions(a):
