@@ -171,18 +171,16 @@ int main(int argc, char** argv) {
           ledger::ReadRecord r;
           r.record_id = id;
           r.purpose = "treatment";
-          auto out =
-              c.Read(*cli::MakeTx(patients[t], ledger::TxType::kReadRecord, ledger::EncodeBody(r)));
-          if (!out.ok()) {
+          auto out = c.ReadRecords(
+              *cli::MakeTx(patients[t], ledger::TxType::kReadRecord, ledger::EncodeBody(r)));
+          if (!out.ok() || out->records.size() != 1 || !out->records[0].wrapped_key) {
             failures++;
             continue;
           }
-          const auto& rec = (*out)["records"][0];
-          auto dk = cli::OpenDataKey(patients[t],
-                                     FromBase64(rec.value("wrapped_key", "")).value_or(Bytes{}));
-          auto plain = dk.ok() ? cli::OpenRecord(
-                                     *dk, FromBase64(rec.value("ciphertext", "")).value_or(Bytes{}),
-                                     id, 1, "bench-pat-" + std::to_string(t), nullptr)
+          const auto& rec = out->records[0];
+          auto dk = cli::OpenDataKey(patients[t], *rec.wrapped_key);
+          auto plain = dk.ok() ? cli::OpenRecord(*dk, rec.ciphertext, id, 1,
+                                                 "bench-pat-" + std::to_string(t), nullptr)
                                : Result<Bytes>(dk.status());
           if (!plain.ok() || plain->size() != content.size()) {
             failures++;

@@ -1,13 +1,17 @@
 // Copyright (c) medchain developers.
 #include "medchain/api/server.h"
 
+#include <sys/socket.h>
+
 #include <charconv>
 #include <future>
 #include <thread>
 
 #include <httplib.h>
 
+#include "api/fhir_facade.h"
 #include "medchain/api/json.h"
+#include "medchain/api/read_response.h"
 #include "medchain/core/merkle.h"
 #include "medchain/store/checkpoint.h"
 
@@ -174,6 +178,7 @@ class HttpServer final : public Server {
 
   Status Start() {
     Routes();
+    MC_RETURN_IF_ERROR(RegisterFhirFacade(m_http, m_options, m_backend));  // docs/fhir.md
     unsigned threads = m_options.threads;
     m_http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     m_http.set_payload_max_length(m_options.max_body_bytes);
@@ -184,6 +189,13 @@ class HttpServer final : public Server {
     m_http.set_keep_alive_timeout(5);
     m_http.set_read_timeout(30, 0);
     m_http.set_tcp_nodelay(true);
+    // cpp-httplib listens with a backlog of 5 (compiled into Debian's
+    // library): a burst of clients then loses SYNs and stalls for seconds.
+    // Remember the listening socket to listen again with a real backlog.
+    m_http.set_socket_options([this](int sock) {
+      httplib::default_socket_options(sock);
+      m_listen_fd = sock;
+    });
     m_http.set_exception_handler([](const Request&, Response& res, std::exception_ptr ep) {
       std::string what = "unexpected error";
       try {
@@ -216,6 +228,7 @@ class HttpServer final : public Server {
       return Status::IOError("cannot listen on " + m_options.host + ":" + std::to_string(port) +
                              " (in use, or not an address of this machine)");
     }
+    if (m_listen_fd >= 0) ::listen(m_listen_fd, 4096);
     m_port = port;
     m_thread = std::thread([this] { m_http.listen_after_bind(); });
     return Status::Ok();
@@ -560,6 +573,7 @@ class HttpServer final : public Server {
   httplib::Server m_http;
   std::thread m_thread;
   int m_port = 0;
+  int m_listen_fd = -1;
   std::atomic<bool> m_stopped{false};
 };
 
@@ -706,6 +720,11 @@ void HttpServer::RecordRoutes() {
         return SendError(res, 410, "erased", s.message().substr(8));
       }
       return SendStatus(res, s);
+    }
+    if (req.get_header_value("Accept").find(kReadResponseType) != std::string::npos) {
+      Bytes body = EncodeReadResponse(*out);
+      res.set_content(std::string(AsString(body)), std::string(kReadResponseType));
+      return;
     }
     Json recs = Json::array();
     for (const auto& r : out->records) {

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "medchain/api/backend.h"
 #include "medchain/core/status.h"
 #include "medchain/crypto/keyfile.h"
 #include "medchain/ledger/bodies.h"
@@ -35,8 +36,10 @@ class NodeClient {
   Result<std::string> GetBinary(const std::string& path);
   // POST /v1/transactions as application/vnd.medchain.submission.
   Result<Json> Submit(const ledger::Transaction& tx, const ledger::Sidecar* sidecar, bool wait);
-  // POST /v1/reads.
+  // POST /v1/reads: the JSON answer.
   Result<Json> Read(const ledger::Transaction& request);
+  // POST /v1/reads asking for the binary answer (api/read_response.h).
+  Result<api::ReadOutcome> ReadRecords(const ledger::Transaction& request);
 
   // HTTP status of the last response (0: no response).
   int last_status() const { return m_last_status; }
