@@ -1,6 +1,8 @@
 // Copyright (c) medchain developers.
 #include "medchain/api/json.h"
 
+#include <set>
+
 #include "medchain/core/codec.h"
 
 namespace medchain::api {
@@ -26,6 +28,7 @@ class Reader {
   }
 
   const Json* Field(std::string_view name, bool required) {
+    m_known.emplace(name);
     if (!m_status.ok()) return nullptr;
     auto it = m_j.find(name);
     if (it == m_j.end() || it->is_null()) {
@@ -114,6 +117,22 @@ class Reader {
     return out;
   }
 
+  // Accepts `name` without reading it (a field another layer handles).
+  void Allow(std::string_view name) { m_known.emplace(name); }
+
+  // Refuses keys no Field() asked for: a misspelt field must not be ignored
+  // silently (the canonical form would drop it while the sender meant it).
+  void RejectUnknown() {
+    if (!m_status.ok() || !m_j.is_object()) return;
+    for (const auto& [key, value] : m_j.items()) {
+      (void)value;
+      if (!m_known.count(key)) {
+        Fail(key, "unknown field");
+        return;
+      }
+    }
+  }
+
   const Json& json() const { return m_j; }
   const Status& status() const { return m_status; }
   bool ok() const { return m_status.ok(); }
@@ -122,6 +141,7 @@ class Reader {
   const Json& m_j;
   std::string m_where;
   Status m_status;
+  std::set<std::string, std::less<>> m_known;
 };
 
 std::vector<std::string> SortedUnique(std::vector<std::string> v) {
@@ -191,6 +211,7 @@ static RegisterParticipant ReadRegistration(Reader& rd) {
     info.raft_id = nr.U64("raft_id");
     info.raft_address = nr.Str("raft_address");
     info.api_url = nr.Str("api_url");
+    nr.RejectUnknown();
     if (!nr.ok()) rd.Fail("node", nr.status().message());
     r.node = info;
   }
@@ -200,6 +221,7 @@ static RegisterParticipant ReadRegistration(Reader& rd) {
 Result<RegisterParticipant> RegistrationFromJson(const Json& j, std::string_view where) {
   Reader rd(j, std::string(where));
   RegisterParticipant r = ReadRegistration(rd);
+  rd.RejectUnknown();
   if (!rd.ok()) return rd.status();
   // Round-trip through the codec for its rules.
   return DecodeBody<RegisterParticipant>(EncodeBody(r), where);
@@ -230,9 +252,11 @@ Result<Genesis> GenesisFromJson(const Json& j) {
     Reader pr(*p, "genesis.params");
     g.params.custodian_may_erase = pr.Bool("custodian_may_erase");
     g.params.max_clock_skew_ms = pr.U64("max_clock_skew_ms", false);
+    pr.RejectUnknown();
     if (!pr.ok()) return pr.status();
   }
   const Json* parts = rd.Field("participants", true);
+  rd.RejectUnknown();
   if (!rd.ok()) return rd.status();
   if (!parts->is_array()) return Status::InvalidArgument("genesis.participants: must be an array");
   for (size_t i = 0; i < parts->size(); ++i) {
@@ -422,6 +446,7 @@ Result<Bytes> BodyFromJson(TxType type, const Json& j) {
           for (const auto& k : *keys) {
             Reader kr(k, "body.keys[]");
             KeyRef ref{kr.Str("record_id"), kr.U32("version")};
+            kr.RejectUnknown();
             if (!kr.ok()) {
               rd.Fail("keys", kr.status().message());
               break;
@@ -498,6 +523,7 @@ Result<Bytes> BodyFromJson(TxType type, const Json& j) {
       break;
     }
   }
+  rd.RejectUnknown();
   if (!rd.ok()) return rd.status();
   return out;
 }
@@ -530,6 +556,11 @@ Result<TransactionRef> TxFromJson(const Json& j) {
   u.timestamp_ms = rd.U64("timestamp_ms", false);
   auto sig = rd.Fixed<64>("signature");
   const Json* body = rd.Field("body", true);
+  rd.Field("id", false);
+  rd.Allow("sidecar");  // a submission's sidecar, read by the API
+  // What GET /v1/transactions/{id} adds: that form can be read back.
+  for (const char* extra : {"height", "index", "leaf_index", "result"}) rd.Allow(extra);
+  rd.RejectUnknown();
   if (!rd.ok()) return rd.status();
   MC_ASSIGN_OR_RETURN(u.body, BodyFromJson(u.type, *body));
   // Through the strict decoder, so JSON submissions obey the same limits.

@@ -12,6 +12,7 @@
 #include "medchain/api/json.h"
 #include "medchain/api/read_response.h"
 #include "medchain/core/merkle.h"
+#include "medchain/crypto/ed25519.h"
 #include "medchain/store/checkpoint.h"
 
 namespace medchain::api {
@@ -379,6 +380,27 @@ class HttpServer final : public Server {
   }
 
   // A block with the sidecars still held, for peers catching up.
+  Status CheckNodeSignature(const Request& req, uint64_t height) const {
+    std::string node_id = req.get_header_value("X-Medchain-Node");
+    std::string time = req.get_header_value("X-Medchain-Time");
+    auto sig = FromHex(req.get_header_value("X-Medchain-Signature"));
+    if (node_id.empty() || time.empty() || !sig) return Status::Unauthenticated("not a node");
+    auto t = PathU64(time, "X-Medchain-Time");
+    if (!t.ok()) return t.status();
+    uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+    if (*t + 300000 < now || *t > now + 300000) return Status::Unauthenticated("stale request");
+    auto p = ledger::StateView(m_backend.Ledger().State()).GetParticipant(node_id);
+    if (!p.ok() || !*p || (*p)->role != ledger::Role::kNode || (*p)->suspended) {
+      return Status::Unauthenticated("not a registered node");
+    }
+    if (!crypto::VerifyBytes((*p)->sign_key, SyncRequestMessage(node_id, height, *t), *sig)) {
+      return Status::Unauthenticated("bad node signature");
+    }
+    return Status::Ok();
+  }
+
   void Sync(const Request& req, Response& res) {
     auto height = PathU64(req.matches[1], "height");
     if (!height.ok()) return SendStatus(res, height.status());
@@ -389,7 +411,10 @@ class HttpServer final : public Server {
     ledger::Proposal p;
     p.block = std::move(**b);
     const auto& store = m_backend.Ledger();
-    for (uint32_t i = 0; i < p.block.txs.size(); ++i) {
+    // Ciphertexts and wrapped keys go only to registered nodes, which store
+    // them as their own; anyone else gets the block.
+    Status node_auth = CheckNodeSignature(req, *height);
+    for (uint32_t i = 0; node_auth.ok() && i < p.block.txs.size(); ++i) {
       const auto& tx = *p.block.txs[i];
       if (!ledger::TypeHasSidecar(tx.type())) continue;
       ledger::Sidecar sc;
@@ -576,6 +601,12 @@ class HttpServer final : public Server {
 };
 
 }  // namespace
+
+Bytes SyncRequestMessage(std::string_view node_id, uint64_t height, uint64_t time_ms) {
+  Encoder e;
+  e.Fixed(AsBytes("medchain/sync/v1\n")).Str(node_id).U64(height).U64(time_ms);
+  return e.Take();
+}
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, Backend& backend) {
   auto s = std::make_unique<HttpServer>(options, backend);

@@ -1250,7 +1250,13 @@ Status NodeImpl::CatchUp(uint64_t target, std::optional<Clock::time_point> deadl
     httplib::Client c(url);
     c.set_connection_timeout(std::chrono::milliseconds(500));
     c.set_read_timeout(std::chrono::seconds(30));
-    auto res = c.Get(("/v1/sync/" + std::to_string(h)).c_str());
+    // Signed, so the peer also sends the sidecars (ciphertexts, wrapped keys).
+    uint64_t now = NowMs();
+    Bytes msg = api::SyncRequestMessage(m_config.node_id, h, now);
+    httplib::Headers headers = {{"X-Medchain-Node", m_config.node_id},
+                                {"X-Medchain-Time", std::to_string(now)},
+                                {"X-Medchain-Signature", ToHex(m_keys->signing.Sign(msg))}};
+    auto res = c.Get(("/v1/sync/" + std::to_string(h)).c_str(), headers);
     bool applied = false;
     if (res && res->status == 200) {
       auto p = Proposal::Decode(AsBytes(res->body));

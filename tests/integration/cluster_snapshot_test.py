@@ -16,6 +16,7 @@ medchain_catchup_blocks_total) and its log, not only from the heights.
 Usage: cluster_snapshot_test.py --bin-dir BUILD/bin --testdata PATH
 """
 import json
+import os
 import sys
 import time
 
@@ -41,6 +42,22 @@ def main():
         lagger.stop()
         print(f"stopped {lagger.id} at height {height_before}, Raft index {applied_before:.0f} "
               f"({ch.elapsed(start)})")
+
+        # A record written while it is down: its ciphertext and wrapped keys
+        # must reach the node through the catch-up (a node-signed GET /v1/sync).
+        pkey = os.path.join(c.dir, "keys", "pat-snap.key")
+        plain = os.path.join(c.dir, "snap-record.json")
+        with open(plain, "w") as f:
+            f.write('{"resourceType":"Observation","status":"final","id":"snap"}')
+        steps = [c.cli("keygen", "--out", pkey, "--participant-id", "pat-snap", "--fast-kdf"),
+                 c.cli("identity", "register", "--node", leader.url, "--key", pkey,
+                       "--id", "pat-snap", "--role", "patient"),
+                 c.cli("record", "put", "--node", leader.url, "--key", c.key("dev-hospital"),
+                       "--patient", "pat-snap", "--type", "Observation", "--file", plain,
+                       "--record", "rec-snap")]
+        t.check(all(p.returncode == 0 for p in steps),
+                "a patient and an encrypted record are written while it is down",
+                "".join(p.stderr for p in steps)[-500:])
 
         rc, out = c.submit_load(leader.url, txs=TXS, concurrency=64, timeout=600)
         res = json.loads(out.strip().splitlines()[-1])
@@ -74,6 +91,11 @@ def main():
         tips = {(n.get_json(f"/v1/blocks/{caught}")["hash"],
                  n.get_json(f"/v1/blocks/{caught}")["log_root"]) for n in c.nodes}
         t.check(len(tips) == 1, "same tip hash and log root")
+        got = c.cli("record", "get", "--node", lagger.url, "--key", pkey, "--record", "rec-snap",
+                    "--purpose", "self")
+        t.check(got.returncode == 0 and '"id":"snap"' in got.stdout,
+                "the record written while it was down is read through it (its ciphertext came "
+                "with the catch-up)", got.stdout[-300:] + got.stderr[-300:])
         # It keeps applying after the restore.
         rc, out = c.submit_load(lagger.url, txs=100, concurrency=4)
         t.check(rc == 0, "100 more through the restored node commit", out[-300:])

@@ -31,12 +31,7 @@ PASS = mcutil.DEV_PASSPHRASE
 # Bad inputs the node does not refuse yet: case name -> the reported issue.
 # A listed case that starts being refused fails the test until it leaves this
 # list (Checker.known_issue).
-KNOWN_ISSUES = {
-    "JSON: unknown field in the transaction":
-        "api/json.cpp's Reader ignores keys it does not read (reported)",
-    "JSON: unknown field in the body":
-        "api/json.cpp's Reader ignores keys it does not read (reported)",
-}
+KNOWN_ISSUES = {}
 
 
 class Api:
@@ -312,6 +307,10 @@ def test_records_and_reads(a):
     r = node.get("/v1/records/rec-1/keys/pt-1")
     t.check(is_error(r, 400, "invalid_argument", ["version"]),
             "wrapped key without ?version: 400", r)
+    sync = node.get(f"/v1/sync/{put['height']}")
+    t.check(sync.status == 200 and ciphertext not in sync.body
+            and sealed["pt-1"] not in sync.body,
+            "GET /v1/sync/H without a node's signature: the block, no ciphertext or wrapped key")
 
     height_before, _ = node.tip()
     read_raw, read = a.sign(pkey, "read_record",

@@ -23,7 +23,18 @@ struct ServerOptions {
   std::string fhir_key_file;
   std::string fhir_key_passphrase;
   std::string fhir_definitions;  // folder with fhir.schema.json and friends
+  // Where the facade escrows the key files of patients it registers (POST
+  // /Patient), encrypted with fhir_key_passphrase. Empty: "patient-keys"
+  // beside fhir_key_file.
+  std::string fhir_patient_key_dir;
 };
+
+// What a node signs to fetch blocks with their sidecars (ciphertexts and
+// wrapped keys) from a peer: GET /v1/sync/{height} with the headers
+// X-Medchain-Node (node id), X-Medchain-Time (ms since the epoch) and
+// X-Medchain-Signature (hex Ed25519 signature of this message by that node's
+// registered key). Without them a peer serves the block alone.
+Bytes SyncRequestMessage(std::string_view node_id, uint64_t height, uint64_t time_ms);
 
 class Server {
  public:
