@@ -5,13 +5,20 @@
 //   medchaind --dev [--data-dir DIR] [--listen 127.0.0.1:PORT]
 //
 // SIGTERM or SIGINT stops it cleanly.
+#include <sodium.h>
+#include <sys/stat.h>
+
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "medchain/core/bytes.h"
+#include "medchain/crypto/init.h"
+#include "medchain/fhir/definitions.h"
 #include "medchain/node/config.h"
 #include "medchain/node/node.h"
 
@@ -22,6 +29,47 @@ namespace {
 constexpr const char* kDevDir = "./medchain-dev";
 constexpr const char* kDevListen = "127.0.0.1:7070";
 constexpr const char* kDevPassphrase = "dev";
+
+// The dev node's FHIR facade token: DIR/fhir-token (0600), created with 32
+// random bytes (hex) on first use.
+Result<std::string> DevFhirToken(const std::filesystem::path& dir) {
+  const auto path = dir / "fhir-token";
+  std::ifstream in(path);
+  std::string token;
+  if (in && std::getline(in, token) && token.size() >= 32) return token;
+  uint8_t raw[32];
+  randombytes_buf(raw, sizeof raw);
+  token = ToHex(ByteView(raw, sizeof raw));
+  SecureZero(raw, sizeof raw);
+  std::ofstream out(path, std::ios::trunc);
+  ::chmod(path.c_str(), 0600);
+  out << token << "\n";
+  out.close();
+  if (!out) return Status::IOError("cannot write " + path.string());
+  return token;
+}
+
+// The dev node serves the FHIR facade (docs/fhir.md) for its organisation
+// when the FHIR definitions are installed; `note` says how to reach it, or
+// why it is off.
+Status EnableDevFhir(const std::string& dir, node::NodeConfig& config, std::string& note) {
+  namespace fs = std::filesystem;
+  if (!config.fhir_token.empty() || config.fhir_key_file.empty()) return Status::Ok();
+  std::error_code ec;
+  std::optional<fs::path> defs;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) defs = fhir::FindDefinitionsDirectory(exe.parent_path());
+  if (!defs) defs = fhir::FindDefinitionsDirectory(fs::current_path(ec));
+  if (!defs) {
+    note = "off: FHIR definitions not installed (scripts/fhir-definitions.sh)";
+    return Status::Ok();
+  }
+  MC_ASSIGN_OR_RETURN(config.fhir_token, DevFhirToken(dir));
+  config.fhir_definitions = defs->string();
+  note = config.public_url + "/fhir/r4 (Authorization: Bearer " + config.fhir_token + ", also in " +
+         (fs::path(dir) / "fhir-token").string() + ")";
+  return Status::Ok();
+}
 
 Result<node::NodeConfig> DevConfig(const std::string& dir, const std::string& listen) {
   namespace fs = std::filesystem;
@@ -75,10 +123,19 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
+  crypto::Init();
   auto config = dev ? DevConfig(data_dir, listen) : node::LoadConfig(config_path);
   if (!config.ok()) {
     std::cerr << "error: " << config.status().message() << "\n";
     return 2;
+  }
+  std::string fhir_note;
+  if (dev) {
+    Status s = EnableDevFhir(data_dir, *config, fhir_note);
+    if (!s.ok()) {
+      std::cerr << "error: " << s.message() << "\n";
+      return 2;
+    }
   }
   spdlog::set_level(spdlog::level::from_str(config->log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
@@ -94,6 +151,7 @@ int main(int argc, char** argv) {
               << "\n"
               << "  keys:  " << (std::filesystem::path(data_dir) / "keys").string()
               << "/ (passphrase: " << kDevPassphrase << ")\n"
+              << "  FHIR:  " << fhir_note << "\n"
               << "stop with Ctrl-C" << std::endl;
   } else {
     std::cout << "medchaind " << config->node_id << " serving " << (*n)->url() << std::endl;

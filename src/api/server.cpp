@@ -9,6 +9,7 @@
 
 #include <httplib.h>
 
+#include "api/fhir_facade.h"
 #include "medchain/api/json.h"
 #include "medchain/api/read_response.h"
 #include "medchain/core/merkle.h"
@@ -178,6 +179,7 @@ class HttpServer final : public Server {
 
   Status Start() {
     Routes();
+    MC_RETURN_IF_ERROR(RegisterFhirFacade(m_http, m_options, m_backend));  // docs/fhir.md
     unsigned threads = m_options.threads;
     m_http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     m_http.set_payload_max_length(m_options.max_body_bytes);
