@@ -2,6 +2,7 @@
 #include "medchain/ledger/apply.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "codec_util.h"
@@ -100,7 +101,11 @@ class Applier {
       return Invalid("nonce " + std::to_string(tx.nonce()) + " was already used by this author");
     }
     m_delta.Put(keys::Nonce(tx.author(), tx.nonce()), {});
-    MC_ASSIGN_OR_RETURN(m_author, m_view.GetParticipantByKey(tx.author()));
+    MC_ASSIGN_OR_RETURN(m_author, Author(tx.author()));
+    // Registrations and updates change participants: forget what was cached.
+    if (tx.type() == TxType::kRegisterParticipant || tx.type() == TxType::kUpdateParticipant) {
+      m_authors.clear();
+    }
 
     switch (tx.type()) {
       case TxType::kRegisterParticipant:
@@ -629,6 +634,17 @@ class Applier {
     return Ok();
   }
 
+  // The author of each transaction, cached for the block (one author often
+  // signs many transactions of a block).
+  Result<std::optional<Participant>> Author(const PublicKey& key) {
+    auto it = m_authors.find(key);
+    if (it != m_authors.end()) return it->second;
+    MC_ASSIGN_OR_RETURN(auto p, m_view.GetParticipantByKey(key));
+    m_authors.emplace(key, p);
+    return p;
+  }
+
+  std::map<PublicKey, std::optional<Participant>> m_authors;
   const BlockContext& m_ctx;
   StateDelta& m_delta;
   StateView m_view;
