@@ -50,9 +50,9 @@ constexpr std::string_view kSoftwareVersion = "0.1.0";
 
 // ---- Errors ----
 //
-// Inside this file a request that cannot be served throws an Answer (status +
-// OperationOutcome); each route catches it and sends it. Nothing thrown here
-// leaves the route handlers.
+// Inside this file a request that cannot be served throws a Refusal (HTTP
+// status + OperationOutcome); Facade::Serve catches it and sends it. Nothing
+// thrown here leaves the route handlers.
 
 struct Answer {
   int status = 200;
@@ -106,8 +106,13 @@ T Must(Result<T> r) {
   return std::move(*r);
 }
 
-[[noreturn]] void RefuseIssues(const std::vector<fhir::Issue>& issues, int status) {
-  throw Refusal{status, fhir::OperationOutcome(issues)};
+[[noreturn]] void RefuseIssues(std::vector<fhir::Issue> issues, int status) {
+  // The same problem found by two checks is reported once.
+  std::vector<fhir::Issue> unique;
+  for (auto& i : issues) {
+    if (std::find(unique.begin(), unique.end(), i) == unique.end()) unique.push_back(std::move(i));
+  }
+  throw Refusal{status, fhir::OperationOutcome(unique)};
 }
 
 // The HTTP date of a time in milliseconds (Last-Modified).
@@ -145,6 +150,22 @@ std::string NewId() {
 // A record id the facade can serve: a FHIR id that is also a ledger id.
 bool IsServableId(std::string_view id) {
   return fhir::IsValidId(id) && ledger::IsValidId(id);
+}
+
+// A compartment link's expression as an element path: the search
+// parameter's FHIRPath without its filters ("Condition.subject.where(resolve()
+// is Patient)" -> "Condition.subject").
+std::string ElementPath(std::string expression) {
+  for (auto w = expression.find(".where("); w != std::string::npos;
+       w = expression.find(".where(")) {
+    size_t depth = 0, end = w + 7;
+    for (depth = 1; end < expression.size() && depth > 0; ++end) {
+      depth += expression[end] == '(';
+      depth -= expression[end] == ')';
+    }
+    expression.erase(w, end - w);
+  }
+  return expression;
 }
 
 void StripVersionMeta(Json& resource) {
@@ -704,7 +725,7 @@ std::string Facade::PatientOf(const Json& resource, const std::set<std::string>&
     auto parts = fhir::ParseReference(link.reference, m_defs.get());
     if (parts.type == "Patient" && !parts.id.empty()) {
       ids.insert(parts.id);
-      if (expr.empty()) expr = link.expression;
+      if (expr.empty()) expr = ElementPath(link.expression);
     }
   }
   if (ids.size() > 1) {

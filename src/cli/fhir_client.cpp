@@ -53,6 +53,22 @@ void ParallelFor(size_t n, unsigned threads, const std::function<void(size_t)>& 
   for (auto& t : pool) t.join();
 }
 
+// A compartment link's expression as an element path: the search
+// parameter's FHIRPath without its filters ("Condition.subject.where(resolve()
+// is Patient)" -> "Condition.subject").
+std::string ElementPath(std::string expression) {
+  for (auto w = expression.find(".where("); w != std::string::npos;
+       w = expression.find(".where(")) {
+    size_t depth = 0, end = w + 7;
+    for (depth = 1; end < expression.size() && depth > 0; ++end) {
+      depth += expression[end] == '(';
+      depth -= expression[end] == ')';
+    }
+    expression.erase(w, end - w);
+  }
+  return expression;
+}
+
 Result<std::string> ReadText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound("cannot read " + path);
@@ -312,7 +328,8 @@ Result<ImportReport> ImportBundle(const fhir::Definitions& defs, const ImportOpt
     if (!refusal[i].empty() || i == patient_entry) continue;
     for (const auto& link : fhir::PatientCompartmentLinks(defs, bundle.entries[i].resource)) {
       if (link.reference != patient_ref) {
-        refusal[i] = link.expression + ": names another patient (" + link.reference + ")";
+        refusal[i] =
+            ElementPath(link.expression) + ": names another patient (" + link.reference + ")";
         break;
       }
     }
@@ -580,7 +597,8 @@ namespace {
 
 struct Side {
   fhir::Bundle bundle;
-  std::vector<std::string> skeleton;  // content with references and ids blanked
+  std::vector<Json> shape;            // content with references and ids blanked
+  std::vector<std::string> skeleton;  // shape as text
 };
 
 Result<Side> Prepare(const fhir::Definitions& defs, const Json& j, const char* which) {
@@ -605,6 +623,7 @@ Result<Side> Prepare(const fhir::Definitions& defs, const Json& j, const char* w
       }
     }
     s.skeleton.push_back(copy.dump());
+    s.shape.push_back(std::move(copy));
   }
   return s;
 }
@@ -695,10 +714,34 @@ Result<DiffReport> DiffBundles(const fhir::Definitions& defs, const Json& a, con
                                    ": its counterparts in B differ in their references");
     }
   }
+  // What is left differs in content: compare each with the most similar
+  // unpaired resource of its type (most top-level elements equal), so the
+  // difference names an element.
   for (size_t i = 0; i < pair.size(); ++i) {
-    if (!pair[i] && !in_b.count(sa.skeleton[i])) {
-      report.differences.push_back(Name(sa, i, "A") + ": no semantically equal resource in B");
+    if (pair[i] || in_b.count(sa.skeleton[i])) continue;
+    const Json& a_shape = sa.shape[i];
+    std::optional<size_t> best;
+    size_t best_score = 0;
+    for (size_t j = 0; j < sb.shape.size(); ++j) {
+      const Json& b_shape = sb.shape[j];
+      if (used[j] || !a_shape.is_object() || !b_shape.is_object() ||
+          a_shape.value("resourceType", "") != b_shape.value("resourceType", "")) {
+        continue;
+      }
+      size_t score = 1;
+      for (const auto& [k, v] : a_shape.items()) score += b_shape.contains(k) && b_shape[k] == v;
+      if (score > best_score) best = j, best_score = score;
     }
+    if (!best) {
+      report.differences.push_back(Name(sa, i, "A") + ": no resource of its type left in B");
+      continue;
+    }
+    used[*best] = true;
+    report.compared++;
+    fhir::ReferenceCorrespondence trial = corr;
+    auto d = compare(i, *best, trial);
+    report.differences.push_back(Name(sa, i, "A") + " vs " + Name(sb, *best, "B") + ": " +
+                                 d.value_or("differs"));
   }
   for (size_t j = 0; j < used.size(); ++j) {
     if (!used[j]) report.differences.push_back(Name(sb, j, "B") + ": not in A");
