@@ -7,9 +7,11 @@
 # Prints the directory holding the definitions on stdout (the last line), so
 #   dir=$(scripts/fhir-definitions.sh)
 # works; progress goes to stderr. Idempotent: when the pinned version is
-# already there nothing is downloaded. Needs npm (Node.js >= 20.19 per the
-# package's "engines"; the package is data only and has no install scripts).
-# See docs/fhir.md.
+# already there nothing is downloaded. Needs npm: Debian 12's nodejs 18.20 and
+# npm 9.2 install it (the package's "engines" asks for Node.js >= 20.19, which
+# npm reports as an EBADENGINE warning only: the package is data only, read
+# by medchain, never run by Node.js, and has no install scripts). See
+# docs/fhir.md.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 pkg_dir="$root/third_party/fhir-definitions"

@@ -180,23 +180,41 @@ class RecipientCache {
   std::map<std::string, std::map<std::string, crypto::BoxPublicKey>> m_cache;
 };
 
-// One record, version 1. Returns "" when written, else why not.
-std::string WriteOne(NodeClient& node, const crypto::KeyMaterial& key, RecipientCache& recipients,
-                     const std::string& patient, const std::string& type, const Json& resource) {
-  const std::string id = resource.value("id", "");
+// One record, version 1, sealed and signed, ready to submit.
+struct PreparedWrite {
+  ledger::TransactionRef tx;
+  ledger::Sidecar sidecar;
+};
+
+Result<PreparedWrite> Prepare(const crypto::KeyMaterial& key, RecipientCache& recipients,
+                              const std::string& patient, const std::string& type,
+                              const Json& resource) {
+  MC_ASSIGN_OR_RETURN(auto recips, recipients.Get(type));
   const std::string content = resource.dump();
+  MC_ASSIGN_OR_RETURN(auto sealed, SealRecord(resource.value("id", ""), patient, type, 1, Hash{},
+                                              AsBytes(content), recips));
+  auto tx = MakeTx(key, ledger::TxType::kPutRecord, ledger::EncodeBody(sealed.body));
+  return PreparedWrite{std::move(tx), std::move(sealed.sidecar)};
+}
+
+// Writes one record (sealing it unless `ready` holds it sealed). Returns ""
+// when written, else why not.
+std::string WriteOne(NodeClient& node, const crypto::KeyMaterial& key, RecipientCache& recipients,
+                     const std::string& patient, const std::string& type, const Json& resource,
+                     std::optional<PreparedWrite> ready = std::nullopt) {
   for (int attempt = 0;; ++attempt) {
-    auto recips = recipients.Get(type);
-    if (!recips.ok()) return "recipients: " + recips.status().message();
-    auto sealed = SealRecord(id, patient, type, 1, Hash{}, AsBytes(content), *recips);
-    if (!sealed.ok()) return "sealing: " + sealed.status().message();
-    auto tx = MakeTx(key, ledger::TxType::kPutRecord, ledger::EncodeBody(sealed->body));
-    auto out = SubmitRetrying(node, *tx, &sealed->sidecar);
+    if (!ready) {
+      auto p = Prepare(key, recipients, patient, type, resource);
+      if (!p.ok()) return "sealing: " + p.status().message();
+      ready = std::move(*p);
+    }
+    auto out = SubmitRetrying(node, *ready->tx, &ready->sidecar);
     if (!out.ok()) return "the node: " + out.status().message();
     if (ResultOk(*out)) return "";
     std::string reason = ResultReason(*out);
     if (attempt == 0 && reason.find("not wrapped for") != std::string::npos) {
-      recipients.Invalidate(type);  // a grant appeared meanwhile
+      recipients.Invalidate(type);  // a grant appeared meanwhile: seal again
+      ready.reset();
       continue;
     }
     return "the ledger refused it (" + reason + ")";
@@ -408,13 +426,25 @@ Result<ImportReport> ImportBundle(const fhir::Definitions& defs, const ImportOpt
   for (size_t i = 0; i < n; ++i) {
     if (refusal[i].empty() && i != patient_entry) todo.push_back(i);
   }
+  // With seal_first, every record is sealed and signed (on every core)
+  // before the first is submitted.
+  std::vector<std::optional<PreparedWrite>> ready(n);
+  if (o.seal_first) {
+    ParallelFor(todo.size(), std::max(2u, std::thread::hardware_concurrency()), [&](size_t k) {
+      size_t i = todo[k];
+      auto p = Prepare(*o.custodian, recipients, patient_id, types[i], bundle.entries[i].resource);
+      if (p.ok()) ready[i] = std::move(*p);
+    });
+    report.phases.emplace_back("seal and sign", lap());
+  }
   std::atomic<size_t> next{0};
   auto worker = [&] {
     NodeClient c(o.node_url);
     for (size_t k = next++; k < todo.size(); k = next++) {
       size_t i = todo[k];
-      refusal[i] =
-          WriteOne(c, *o.custodian, recipients, patient_id, types[i], bundle.entries[i].resource);
+      refusal[i] = WriteOne(c, *o.custodian, recipients, patient_id, types[i],
+                            bundle.entries[i].resource, std::move(ready[i]));
+      ready[i].reset();
       ++done;
     }
   };
