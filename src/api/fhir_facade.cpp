@@ -280,6 +280,10 @@ class Facade {
         m_token_digest(Sha256Digest(token)),
         m_passphrase(std::move(passphrase)),
         m_key_dir(std::move(key_dir)),
+        m_record_types([&] {
+          auto v = fhir::RecordResourceTypes(*m_defs);
+          return std::set<std::string, std::less<>>(v.begin(), v.end());
+        }()),
         m_started_ms(static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                               std::chrono::system_clock::now().time_since_epoch())
                                               .count())) {}
@@ -333,6 +337,7 @@ class Facade {
   Answer Search(const Request& req, const std::string& type);
   Answer Everything(const Request& req, const std::string& id);
   Answer Transaction(const Request& req);
+  std::vector<TxEntry> PlanTransaction(fhir::Bundle& bundle) const;
 
   // -- the ledger as FHIR --
   fhir::ViewContext Context() const;
@@ -352,6 +357,9 @@ class Facade {
   const Hash m_token_digest;
   std::string m_passphrase;  // for escrowed patient key files; zeroed on destruction
   const fs::path m_key_dir;
+  // What the facade stores as records (fhir::RecordResourceTypes): every R4
+  // type but the ledger views and Bundle, CapabilityStatement, ...
+  const std::set<std::string, std::less<>> m_record_types;
   const int64_t m_started_ms;
   // The CapabilityStatement, built on first use.
   std::once_flag m_capability_once;
@@ -454,10 +462,7 @@ void Facade::CheckType(const std::string& type) const {
 }
 
 bool Facade::IsRecordType(const std::string& type) const {
-  static const std::set<std::string> kNotRecords = {
-      "AuditEvent",          "Provenance",       "Consent",   "Bundle",
-      "CapabilityStatement", "OperationOutcome", "Parameters"};
-  return m_defs->IsResourceType(type) && !kNotRecords.count(type);
+  return m_record_types.count(type);
 }
 
 std::string Facade::OrgOf(const std::string& participant) const {
@@ -706,6 +711,11 @@ void Facade::CheckReferences(const Json& resource, std::vector<fhir::Issue>& iss
   });
 }
 
+// "Bundle.entry[i]" + rest.
+std::string EntryPath(size_t i, const std::string& rest) {
+  return "Bundle.entry[" + std::to_string(i) + "]" + rest;
+}
+
 // "Observation.subject" of entry i -> "Bundle.entry[i].resource.subject".
 std::string InEntry(const std::string& prefix, const std::string& expression) {
   if (prefix.empty()) return expression;
@@ -835,6 +845,9 @@ Answer Facade::Update(const Request& req, const std::string& type, const std::st
   std::string patient;
   bool register_patient = false;
   auto head = Must(View().GetRecord(id));
+  if (head && head->type != type) {
+    Refuse(409, "conflict", "id " + id + " is taken by a record of another type");
+  }
   if (type == "Patient") {
     patient = id;
     auto p = Must(View().GetParticipant(id));
@@ -1082,35 +1095,14 @@ Answer Facade::Everything(const Request& req, const std::string& id) {
       {}};
 }
 
-Answer Facade::Transaction(const Request& req) {
-  Json doc = ParseBody(req, true);
-  if (doc["resourceType"] != "Bundle") {
-    Refuse(400, "invariant",
-           "POST to the base takes a transaction Bundle, not a " +
-               doc["resourceType"].get<std::string>());
-  }
-  fhir::ValidationLimits limits;
-  limits.max_bytes = 512u << 20;
-  limits.max_depth = 80;
-  // Everything is checked before anything is written.
-  if (auto issues = fhir::CheckResource(*m_defs, doc, limits); !issues.empty()) {
-    RefuseIssues(issues, 400);
-  }
-  auto parsed = fhir::ParseBundle(std::move(doc));
-  if (!parsed.ok()) RefuseStatus(parsed.status(), 400);
-  fhir::Bundle bundle = std::move(*parsed);
-  if (bundle.type != fhir::BundleType::kTransaction) {
-    Refuse(400, "not-supported",
-           "Bundle.type: '" + std::string(fhir::BundleTypeName(bundle.type)) +
-               "' is not processed here; POST a transaction Bundle",
-           "Bundle.type");
-  }
+// Checks every entry of a transaction and resolves the references between
+// them (rewriting `bundle`): which record each entry writes, of which
+// patient, and whether it may. Refuses (400/409/410/422, every issue
+// found) before anything is written.
+std::vector<TxEntry> Facade::PlanTransaction(fhir::Bundle& bundle) const {
   const size_t n = bundle.entries.size();
   std::vector<TxEntry> plan(n);
   std::vector<fhir::Issue> issues;
-  auto at = [](size_t i, const std::string& rest) {
-    return "Bundle.entry[" + std::to_string(i) + "]" + rest;
-  };
   auto view = View();
   for (size_t i = 0; i < n; ++i) {
     const fhir::BundleEntry& e = bundle.entries[i];
@@ -1118,24 +1110,24 @@ Answer Facade::Transaction(const Request& req) {
     t.method = e.method;
     if (e.method != "POST" && e.method != "PUT") {
       issues.push_back(
-          fhir::Issue{"error", "not-supported", at(i, ".request.method"),
+          fhir::Issue{"error", "not-supported", EntryPath(i, ".request.method"),
                       e.method + " is not supported in transactions here (POST, PUT)"});
       continue;
     }
     if (!e.if_none_exist.empty() || !e.if_none_match.empty()) {
-      issues.push_back(fhir::Issue{"error", "not-supported", at(i, ".request"),
+      issues.push_back(fhir::Issue{"error", "not-supported", EntryPath(i, ".request"),
                                    "conditional create and update are not supported"});
       continue;
     }
     t.type = e.resource.value("resourceType", "");
     if (!IsRecordType(t.type)) {
-      issues.push_back(fhir::Issue{"error", "not-supported", at(i, ".resource"),
+      issues.push_back(fhir::Issue{"error", "not-supported", EntryPath(i, ".resource"),
                                    t.type + " resources are not stored as records"});
       continue;
     }
     if (e.method == "POST") {
       if (e.url != t.type) {
-        issues.push_back(fhir::Issue{"error", "invariant", at(i, ".request.url"),
+        issues.push_back(fhir::Issue{"error", "invariant", EntryPath(i, ".request.url"),
                                      "a POST entry's url must be its resource type " + t.type});
       }
       t.id = NewId();
@@ -1145,19 +1137,19 @@ Answer Facade::Transaction(const Request& req) {
       std::string utype = e.url.substr(0, slash);
       std::string uid = slash == std::string::npos ? "" : e.url.substr(slash + 1);
       if (utype != t.type || !IsServableId(uid)) {
-        issues.push_back(fhir::Issue{"error", "invariant", at(i, ".request.url"),
+        issues.push_back(fhir::Issue{"error", "invariant", EntryPath(i, ".request.url"),
                                      "a PUT entry's url must be " + t.type + "/<id>"});
         continue;
       }
       if (e.resource.contains("id") && e.resource["id"] != uid) {
-        issues.push_back(fhir::Issue{"error", "invariant", at(i, ".resource.id"),
+        issues.push_back(fhir::Issue{"error", "invariant", EntryPath(i, ".resource.id"),
                                      "must equal the id in request.url"});
       }
       t.id = uid;
       if (!e.if_match.empty()) {
         t.if_match = ParseETag(e.if_match);
         if (!t.if_match) {
-          issues.push_back(fhir::Issue{"error", "value", at(i, ".request.ifMatch"),
+          issues.push_back(fhir::Issue{"error", "value", EntryPath(i, ".request.ifMatch"),
                                        "must be a version ETag such as W/\"1\""});
         }
       }
@@ -1165,7 +1157,7 @@ Answer Facade::Transaction(const Request& req) {
         auto p = Must(view.GetParticipant(uid));
         if (p && p->role != ledger::Role::kPatient) {
           issues.push_back(
-              fhir::Issue{"error", "conflict", at(i, ".request.url"),
+              fhir::Issue{"error", "conflict", EntryPath(i, ".request.url"),
                           "id " + uid + " belongs to a participant who is not a patient"});
         }
         t.new_patient = !p;
@@ -1186,7 +1178,7 @@ Answer Facade::Transaction(const Request& req) {
       *m_defs, bundle, [&](std::string_view, const fhir::BundleEntry&) { return plan[k++].id; });
   if (!map.ok()) RefuseStatus(map.status(), 400);
   for (const auto& p : map->problems) {
-    std::string where = InEntry(at(p.entry, ".resource"), p.expression);
+    std::string where = InEntry(EntryPath(p.entry, ".resource"), p.expression);
     using K = fhir::ReferenceProblem::Kind;
     if (p.kind == K::kMissingEntry) {
       issues.push_back(fhir::Issue{"error", "not-found", where,
@@ -1216,7 +1208,8 @@ Answer Facade::Transaction(const Request& req) {
       t.patient = t.id;
       continue;
     }
-    t.patient = PatientOf(bundle.entries[i].resource, new_patients, issues, at(i, ".resource"));
+    t.patient =
+        PatientOf(bundle.entries[i].resource, new_patients, issues, EntryPath(i, ".resource"));
     if (!t.patient.empty()) bundle_patients.insert(t.patient);
   }
   for (size_t i = 0; i < n; ++i) {
@@ -1228,7 +1221,7 @@ Answer Facade::Transaction(const Request& req) {
     } else if (bundle_patients.size() == 1) {
       t.patient = *bundle_patients.begin();
     } else {
-      issues.push_back(fhir::Issue{"error", "processing", at(i, ".resource"),
+      issues.push_back(fhir::Issue{"error", "processing", EntryPath(i, ".resource"),
                                    "names no Patient, and the Bundle has not exactly one: every "
                                    "record belongs to a patient"});
     }
@@ -1257,11 +1250,40 @@ Answer Facade::Transaction(const Request& req) {
             " but the record is at version " + std::to_string(head->latest_version);
     }
     if (!why.empty()) {
-      throw Refusal{status, fhir::OperationOutcome(
-                                "error", status == 403 ? "forbidden" : "conflict", why, at(i, ""))};
+      throw Refusal{status,
+                    fhir::OperationOutcome("error", status == 403 ? "forbidden" : "conflict", why,
+                                           EntryPath(i, ""))};
     }
   }
   if (!issues.empty()) RefuseIssues(issues, 422);
+  return plan;
+}
+
+Answer Facade::Transaction(const Request& req) {
+  Json doc = ParseBody(req, true);
+  if (doc["resourceType"] != "Bundle") {
+    Refuse(400, "invariant",
+           "POST to the base takes a transaction Bundle, not a " +
+               doc["resourceType"].get<std::string>());
+  }
+  fhir::ValidationLimits limits;
+  limits.max_bytes = 512u << 20;
+  limits.max_depth = 80;
+  // Everything is checked before anything is written.
+  if (auto issues = fhir::CheckResource(*m_defs, doc, limits); !issues.empty()) {
+    RefuseIssues(issues, 400);
+  }
+  auto parsed = fhir::ParseBundle(std::move(doc));
+  if (!parsed.ok()) RefuseStatus(parsed.status(), 400);
+  fhir::Bundle bundle = std::move(*parsed);
+  if (bundle.type != fhir::BundleType::kTransaction) {
+    Refuse(400, "not-supported",
+           "Bundle.type: '" + std::string(fhir::BundleTypeName(bundle.type)) +
+               "' is not processed here; POST a transaction Bundle",
+           "Bundle.type");
+  }
+  std::vector<TxEntry> plan = PlanTransaction(bundle);
+  const size_t n = bundle.entries.size();
 
   // Write: patients first (registered, then their Patient records), then
   // everything else, many at once. A failure here (the node stopping, a
@@ -1301,15 +1323,15 @@ Answer Facade::Transaction(const Request& req) {
   std::vector<fhir::Issue> failures;
   for (size_t i = 0; i < n; ++i) {
     if (!failed[i].empty())
-      failures.push_back(fhir::Issue{"error", "exception", at(i, ""), failed[i]});
+      failures.push_back(fhir::Issue{"error", "exception", EntryPath(i, ""), failed[i]});
     else if (!written[i])
-      failures.push_back(
-          fhir::Issue{"error", "exception", at(i, ""), "not written: an earlier entry failed"});
+      failures.push_back(fhir::Issue{"error", "exception", EntryPath(i, ""),
+                                     "not written: an earlier entry failed"});
   }
   if (!failures.empty()) {
     for (size_t i = 0; i < n; ++i) {
       if (written[i]) {
-        failures.push_back(fhir::Issue{"information", "informational", at(i, ""),
+        failures.push_back(fhir::Issue{"information", "informational", EntryPath(i, ""),
                                        "written as " + plan[i].type + "/" + plan[i].id +
                                            " version " + std::to_string(written[i]->version)});
       }

@@ -429,7 +429,15 @@ def test_versions(t, f, patient):
     before = f.log_size()
     r = f.call("PUT", f"/Observation/{oid}", body, headers={"If-Match": 'W/"1"'})
     t.check(outcome(r, 409, "conflict", text="version"), "a stale If-Match: 409", r)
-    t.check(f.log_size() == before, "the conflict wrote nothing")
+    r = f.call("PUT", f"/Patient/{oid}", {"resourceType": "Patient", "id": oid})
+    t.check(outcome(r, 409, "conflict", text="another type"),
+            "PUT /Patient/{an Observation's id}: 409, no patient registered", r)
+    t.check(f.log_size() == before, "the conflicts wrote nothing", (before, f.log_size()))
+    r = mcutil.request("POST", f.base + "/Observation/_search", f"patient={patient}&_id={oid}",
+                       content_type="application/x-www-form-urlencoded",
+                       headers={"Authorization": "Bearer " + f.token})
+    t.check(r.status == 200 and r.json().get("total") == 1,
+            "POST /Observation/_search with form parameters", r)
     r = f.call("GET", f"/Observation/{oid}/_history/3")
     t.check(outcome(r, 404, "not-found"), "vread of a version that does not exist: 404", r)
     r = f.call("PUT", "/Observation/client-chosen-id", dict(observation(patient),
