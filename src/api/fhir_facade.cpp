@@ -8,9 +8,9 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
-#include <future>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
@@ -145,6 +145,33 @@ std::string NewId() {
   std::string hex = ToHex(ByteView(b, sizeof b));
   return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
          hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
+// Reads a request fans out into (one audited read each) run on at most this
+// many threads.
+constexpr size_t kMaxParallelReads = 16;
+
+// Runs fn(i) for every i in [0, n) on up to kMaxParallelReads threads; the
+// first exception thrown by fn is rethrown once all have finished.
+void RunParallel(size_t n, const std::function<void(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::exception_ptr first;
+  auto work = [&] {
+    for (size_t i = next++; i < n; i = next++) {
+      try {
+        fn(i);
+      } catch (...) {
+        std::lock_guard lock(mu);
+        if (!first) first = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < std::min(n, kMaxParallelReads); ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (first) std::rethrow_exception(first);
 }
 
 // A record id the facade can serve: a FHIR id that is also a ledger id.
@@ -896,20 +923,26 @@ Answer Facade::VRead(const Request& req, const std::string& type, const std::str
 }
 
 Answer Facade::History(const Request& req, const std::string& type, const std::string& id) {
-  (void)req;
   CheckType(type);
   if (!IsRecordType(type)) Refuse(404, "not-found", type + "/" + id + " has no history here");
   if (!IsServableId(id)) Refuse(404, "not-found", type + "/" + id + " is not known");
   auto head = Must(View().GetRecord(id));
   if (!head || head->type != type) Refuse(404, "not-found", type + "/" + id + " is not known");
-  // One audited read per version, all at once.
-  std::vector<std::future<Opened>> reads;
-  for (uint32_t v = head->latest_version; v >= 1; --v) {
-    reads.push_back(
-        std::async(std::launch::async, [this, &type, &id, v] { return ReadOne(type, id, v); }));
+  // The newest _count versions (default 50, at most 1,000), one audited read
+  // each.
+  size_t count = 50;
+  if (req.has_param("_count")) {
+    const std::string c = req.get_param_value("_count");
+    if (c.empty() || c.size() > 6 || !std::all_of(c.begin(), c.end(), ::isdigit)) {
+      Refuse(400, "value", "_count must be a non-negative integer", "_count");
+    }
+    count = std::min<size_t>(std::stoul(c), 1000);
   }
-  std::vector<Opened> versions;
-  for (auto& f : reads) versions.push_back(f.get());  // rethrows a refusal
+  const uint32_t latest = head->latest_version;
+  std::vector<Opened> versions(std::min<size_t>(count, latest));
+  RunParallel(versions.size(), [&](size_t i) {
+    versions[i] = ReadOne(type, id, latest - static_cast<uint32_t>(i));
+  });
   Json entries = Json::array();
   for (const auto& o : versions) {
     entries.push_back(
@@ -926,7 +959,7 @@ Answer Facade::History(const Request& req, const std::string& type, const std::s
   Json bundle = {{"resourceType", "Bundle"},
                  {"id", NewId()},
                  {"type", "history"},
-                 {"total", versions.size()},
+                 {"total", latest},
                  {"link", Json::array({{{"relation", "self"},
                                         {"url", Base() + "/" + type + "/" + id + "/_history"}}})},
                  {"entry", entries}};
@@ -1038,36 +1071,36 @@ Answer Facade::Everything(const Request& req, const std::string& id) {
     auto head = Must(view.GetRecord(rid));
     if (head && !head->erased) types.insert(head->type);
   }
-  // One audited read per type, all at once.
+  // One audited read per type; a type the consent rules refuse is reported,
+  // not fatal.
   struct TypeRead {
     std::string type;
-    std::future<std::vector<Opened>> result;
+    std::vector<Opened> opened;
     std::vector<std::string> skipped;
+    std::optional<std::string> refused;
   };
-  std::vector<TypeRead> reads(types.size());
-  size_t k = 0;
-  for (const auto& t : types) {
-    TypeRead& tr = reads[k++];
-    tr.type = t;
-    tr.result = std::async(std::launch::async, [this, &id, &tr] {
-      ledger::ReadRecord r;
-      r.patient = id;
-      r.type = tr.type;
-      return ReadRecords(r, &tr.skipped);
-    });
-  }
+  std::vector<TypeRead> reads;
+  for (const auto& t : types) reads.push_back(TypeRead{t, {}, {}, std::nullopt});
+  RunParallel(reads.size(), [&](size_t i) {
+    TypeRead& tr = reads[i];
+    ledger::ReadRecord r;
+    r.patient = id;
+    r.type = tr.type;
+    try {
+      tr.opened = ReadRecords(r, &tr.skipped);
+    } catch (const Refusal& refusal) {
+      if (refusal.status != 403) throw;
+      tr.refused = refusal.outcome["issue"][0].value("diagnostics", std::string());
+    }
+  });
   std::vector<Opened> all;
   std::vector<fhir::Issue> notes;
   size_t refused = 0;
   for (auto& tr : reads) {
-    try {
-      for (auto& o : tr.result.get()) all.push_back(std::move(o));
-    } catch (const Refusal& r) {
-      if (r.status != 403) throw;
+    for (auto& o : tr.opened) all.push_back(std::move(o));
+    if (tr.refused) {
       ++refused;
-      notes.push_back(
-          fhir::Issue{"warning", "forbidden", "",
-                      tr.type + ": " + r.outcome["issue"][0].value("diagnostics", std::string())});
+      notes.push_back(fhir::Issue{"warning", "forbidden", "", tr.type + ": " + *tr.refused});
     }
     for (const auto& s : tr.skipped) notes.push_back(fhir::Issue{"warning", "suppressed", "", s});
   }
@@ -1286,7 +1319,7 @@ Answer Facade::Transaction(const Request& req) {
   const size_t n = bundle.entries.size();
 
   // Write: patients first (registered, then their Patient records), then
-  // everything else, many at once. A failure here (the node stopping, a
+  // everything else, kMaxParallelReads at once. A failure here (the node stopping, a
   // concurrent writer) can leave part of the Bundle written: the answer says
   // which entries were.
   std::vector<std::optional<Written>> written(n);
@@ -1300,15 +1333,7 @@ Answer Facade::Transaction(const Request& req) {
     }
   };
   auto run = [&](const std::vector<size_t>& idx) {
-    std::atomic<size_t> next{0};
-    std::vector<std::future<void>> workers;
-    size_t threads = std::min<size_t>(idx.size(), 32);
-    for (size_t w = 0; w < threads; ++w) {
-      workers.push_back(std::async(std::launch::async, [&] {
-        for (size_t j = next++; j < idx.size(); j = next++) write(idx[j]);
-      }));
-    }
-    for (auto& f : workers) f.get();
+    RunParallel(idx.size(), [&](size_t j) { write(idx[j]); });
   };
   std::vector<size_t> patients_idx, others_idx;
   for (size_t i = 0; i < n; ++i)

@@ -438,6 +438,11 @@ def test_versions(t, f, patient):
                        headers={"Authorization": "Bearer " + f.token})
     t.check(r.status == 200 and r.json().get("total") == 1,
             "POST /Observation/_search with form parameters", r)
+    r = f.call("GET", f"/Observation/{oid}/_history?_count=1")
+    h = r.json()
+    t.check(r.status == 200 and h.get("total") == 2 and len(h.get("entry", [])) == 1
+            and h["entry"][0]["resource"]["meta"]["versionId"] == "2",
+            "_history?_count=1: the newest version of 2", r)
     r = f.call("GET", f"/Observation/{oid}/_history/3")
     t.check(outcome(r, 404, "not-found"), "vread of a version that does not exist: 404", r)
     r = f.call("PUT", "/Observation/client-chosen-id", dict(observation(patient),
