@@ -288,9 +288,15 @@ Result<ImportReport> ImportBundle(const fhir::Definitions& defs, const ImportOpt
   fhir::Bundle bundle = std::move(*parsed);
   const size_t n = bundle.entries.size();
 
+  // A searchset's OperationOutcome entries (search.mode "outcome") are
+  // messages about the search, not the patient's data: skipped.
+  std::vector<bool> skip(n);
+  size_t skipped = 0;
+  for (size_t i = 0; i < n; ++i) skipped += skip[i] = bundle.entries[i].search_mode == "outcome";
   // Check every resource, on every core.
   std::vector<std::string> refusal(n), types(n);
   ParallelFor(n, std::max(2u, std::thread::hardware_concurrency()), [&](size_t i) {
+    if (skip[i]) return;
     const Json& r = bundle.entries[i].resource;
     if (!r.is_object()) {
       refusal[i] = "Bundle.entry[" + std::to_string(i) + "]: no resource to import";
@@ -343,7 +349,7 @@ Result<ImportReport> ImportBundle(const fhir::Definitions& defs, const ImportOpt
   // another patient does not belong in this patient's records.
   const std::string patient_ref = "Patient/" + patient_id;
   for (size_t i = 0; i < n; ++i) {
-    if (!refusal[i].empty() || i == patient_entry) continue;
+    if (!refusal[i].empty() || skip[i] || i == patient_entry) continue;
     for (const auto& link : fhir::PatientCompartmentLinks(defs, bundle.entries[i].resource)) {
       if (link.reference != patient_ref) {
         refusal[i] =
@@ -362,7 +368,7 @@ Result<ImportReport> ImportBundle(const fhir::Definitions& defs, const ImportOpt
   if (!refused_refs.empty()) {
     size_t dangling = 0;
     for (size_t i = 0; i < n; ++i) {
-      if (!refusal[i].empty()) continue;
+      if (!refusal[i].empty() || skip[i]) continue;
       fhir::ForEachReference(defs, bundle.entries[i].resource,
                              [&](const Json& ref, const std::string&) {
                                dangling += refused_refs.count(ref.value("reference", ""));
@@ -412,7 +418,7 @@ Result<ImportReport> ImportBundle(const fhir::Definitions& defs, const ImportOpt
   // The Patient first, then everything else with many writes in flight.
   RecipientCache recipients(o.node_url, patient_id, *writer);
   std::atomic<size_t> done{0};
-  for (size_t i = 0; i < n; ++i) done += !refusal[i].empty();
+  for (size_t i = 0; i < n; ++i) done += !refusal[i].empty() || skip[i];
   ProgressThread progress(o.progress, done, n);
   refusal[patient_entry] = WriteOne(node, *o.custodian, recipients, patient_id, "Patient",
                                     bundle.entries[patient_entry].resource);
@@ -424,7 +430,7 @@ Result<ImportReport> ImportBundle(const fhir::Definitions& defs, const ImportOpt
   report.phases.emplace_back("patient registration and record", lap());
   std::vector<size_t> todo;
   for (size_t i = 0; i < n; ++i) {
-    if (refusal[i].empty() && i != patient_entry) todo.push_back(i);
+    if (refusal[i].empty() && !skip[i] && i != patient_entry) todo.push_back(i);
   }
   // With seal_first, every record is sealed and signed (on every core)
   // before the first is submitted.
@@ -456,7 +462,12 @@ Result<ImportReport> ImportBundle(const fhir::Definitions& defs, const ImportOpt
   report.phases.emplace_back("records", lap());
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
+  if (skipped) {
+    report.warnings.push_back(std::to_string(skipped) +
+                              " OperationOutcome entries of the searchset skipped");
+  }
   for (size_t i = 0; i < n; ++i) {
+    if (skip[i]) continue;
     TypeCounts& c = report.by_type[types[i].empty() ? "(none)" : types[i]];
     if (refusal[i].empty()) {
       c.written++;
@@ -639,6 +650,9 @@ Result<Side> Prepare(const fhir::Definitions& defs, const Json& j, const char* w
   if (!b.ok()) return b.status().Prefixed(which);
   Side s;
   s.bundle = std::move(*b);
+  // A searchset's outcome entries are about the search, not data: not compared.
+  std::erase_if(s.bundle.entries,
+                [](const fhir::BundleEntry& e) { return e.search_mode == "outcome"; });
   for (const auto& e : s.bundle.entries) {
     Json copy = e.resource;
     if (copy.is_object()) {

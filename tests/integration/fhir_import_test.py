@@ -214,6 +214,45 @@ def test_refusals(t, args, node, tmp, testdata):
     t.check(node.tip()[1] == before, "none of these wrote to the ledger")
 
 
+def test_bundle_types(t, args, node, tmp):
+    t.section("collection and searchset bundles")
+    synthea = sorted(glob.glob(os.path.join(args.testdata, "fhir", "synthea", "*.json")))
+    with open(synthea[0]) as f:
+        bundle = json.load(f)
+    for kind in ("collection", "searchset"):
+        b = json.loads(json.dumps(bundle))
+        b["type"] = kind
+        for e in b["entry"]:
+            e.pop("request", None)
+            if kind == "searchset":
+                e["search"] = {"mode": "match"}
+        if kind == "searchset":
+            b["entry"].append({
+                "fullUrl": "urn:uuid:7d1c7e2a-4b7e-4f0e-9d8e-2f4f5b1c9a01",
+                "resource": {"resourceType": "OperationOutcome", "issue": [
+                    {"severity": "information", "code": "informational",
+                     "diagnostics": "from the search"}]},
+                "search": {"mode": "outcome"}})
+        path = os.path.join(tmp, kind + ".json")
+        with open(path, "w") as f:
+            json.dump(b, f)
+        key_out = os.path.join(tmp, kind + ".key")
+        p, report = import_bundle(args, node, path, key_out)
+        ok = p.returncode == 0 and report and report["written"] == len(bundle["entry"]) \
+            and report["refused"] == 0 and "OperationOutcome" not in report["by_type"]
+        t.check(ok, f"a {kind} bundle imports completely"
+                + (" (its outcome entry skipped)" if kind == "searchset" else ""),
+                (p.returncode, report, p.stderr[-1000:]))
+        if not ok:
+            continue
+        out = os.path.join(tmp, kind + ".export.json")
+        e = cli(args, "fhir", "export", "--node", node.url, "--key", key_out,
+                "--patient", report["patient"], "--out", out)
+        d = cli(args, "fhir", "diff", path, out)
+        t.check(e.returncode == 0 and d.returncode == 0,
+                f"the {kind} bundle round-trips ({d.stdout.strip()})", e.stderr + d.stdout)
+
+
 def main():
     args = mcutil.parse_args(__doc__)
     t = mcutil.Checker("fhir_import_test")
@@ -227,6 +266,7 @@ def main():
         imported = test_synthea(t, args, node, tmp)
         t.section("export and compare")
         test_round_trip(t, args, node, tmp, imported)
+        test_bundle_types(t, args, node, tmp)
         test_refusals(t, args, node, tmp, args.testdata)
     return t.finish()
 
