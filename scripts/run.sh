@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/setup.sh
+# The FHIR R4 definitions the node's FHIR facade and `medchain fhir` read.
+./scripts/fhir-definitions.sh >/dev/null
 testdata="${MEDCHAIN_TESTDATA:-$(cd .. && pwd)/shared/testdata}"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEDCHAIN_TESTDATA="$testdata" >/dev/null
 cmake --build build -j "$(nproc)" --target medchain medchaind

@@ -11,6 +11,11 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   etcd-server etcd-client
 )
+# Node.js and npm fetch the pinned FHIR R4 definitions (scripts/fhir-definitions.sh)
+# and run the FHIR client of the functional tests. A Node.js already installed
+# from elsewhere (e.g. NodeSource, which bundles npm) is used as it is: Debian's
+# npm package conflicts with it.
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

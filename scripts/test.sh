@@ -22,6 +22,13 @@ if [ "$setup" = 1 ]; then ./scripts/setup.sh; fi
 jobs=$(nproc)
 testdata="${MEDCHAIN_TESTDATA:-$(cd .. && pwd)/shared/testdata}"
 
+echo "== FHIR R4 definitions and the test FHIR client (npm, pinned versions)"
+MEDCHAIN_FHIR_DEFINITIONS="$(./scripts/fhir-definitions.sh)"
+export MEDCHAIN_FHIR_DEFINITIONS
+if [ ! -f tests/integration/fhir_client/node_modules/fhir-kit-client/package.json ]; then
+  (cd tests/integration/fhir_client && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
+
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEDCHAIN_TESTDATA="$testdata"
 cmake --build build -j "$jobs"
