@@ -117,6 +117,52 @@ struct Submission {
   std::optional<ledger::Sidecar> sidecar;
 };
 
+// application/vnd.medchain.submission (docs/api.md).
+Result<Submission> DecodeEnvelope(ByteView body) {
+  Submission s;
+  Decoder d(body, "submission");
+  if (d.U8("version") != 1 && d.ok()) d.Fail("version", "unknown version");
+  ByteView tx = d.VarView("tx", ledger::kMaxTxSize);
+  bool has = d.Bool("has_sidecar");
+  ByteView sc;
+  if (has) sc = d.VarView("sidecar", ledger::kMaxCiphertextSize + (1 << 20));
+  MC_RETURN_IF_ERROR(d.Finish());
+  MC_ASSIGN_OR_RETURN(s.tx, ledger::Transaction::Decode(tx));
+  if (has) {
+    MC_ASSIGN_OR_RETURN(s.sidecar, ledger::Sidecar::Decode(sc));
+  }
+  return s;
+}
+
+// application/vnd.medchain.batch (docs/api.md): version 1, a count, then
+// that many length-prefixed submission envelopes. Every envelope must decode
+// or the whole batch is refused, naming the first bad one.
+Result<std::vector<Backend::BatchItem>> DecodeBatch(ByteView body) {
+  Decoder d(body, "batch");
+  if (d.U8("version") != 1 && d.ok()) d.Fail("version", "unknown version");
+  uint32_t n = d.U32("count");
+  if (d.ok() && (n == 0 || n > kMaxBatchSubmissions)) {
+    d.Fail("count", "must be between 1 and " + std::to_string(kMaxBatchSubmissions));
+  }
+  std::vector<ByteView> envelopes;
+  if (d.ok()) envelopes.reserve(n);
+  for (uint32_t i = 0; i < n && d.ok(); ++i) {
+    envelopes.push_back(
+        d.VarView("submission", ledger::kMaxTxSize + ledger::kMaxCiphertextSize + (2 << 20)));
+  }
+  MC_RETURN_IF_ERROR(d.Finish());
+  std::vector<Backend::BatchItem> items;
+  items.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    auto sub = DecodeEnvelope(envelopes[i]);
+    if (!sub.ok()) {
+      return sub.status().Prefixed("submission " + std::to_string(i));
+    }
+    items.push_back({std::move(sub->tx), std::move(sub->sidecar)});
+  }
+  return items;
+}
+
 Result<Submission> ParseSubmission(const Request& req) {
   std::string ct = req.get_header_value("Content-Type");
   if (auto semi = ct.find(';'); semi != std::string::npos) ct.resize(semi);
@@ -126,20 +172,7 @@ Result<Submission> ParseSubmission(const Request& req) {
     MC_ASSIGN_OR_RETURN(s.tx, ledger::Transaction::Decode(AsBytes(req.body)));
     return s;
   }
-  if (ct == "application/vnd.medchain.submission") {
-    Decoder d(AsBytes(req.body), "submission");
-    if (d.U8("version") != 1 && d.ok()) d.Fail("version", "unknown version");
-    ByteView tx = d.VarView("tx", ledger::kMaxTxSize);
-    bool has = d.Bool("has_sidecar");
-    ByteView sc;
-    if (has) sc = d.VarView("sidecar", ledger::kMaxCiphertextSize + (1 << 20));
-    MC_RETURN_IF_ERROR(d.Finish());
-    MC_ASSIGN_OR_RETURN(s.tx, ledger::Transaction::Decode(tx));
-    if (has) {
-      MC_ASSIGN_OR_RETURN(s.sidecar, ledger::Sidecar::Decode(sc));
-    }
-    return s;
-  }
+  if (ct == "application/vnd.medchain.submission") return DecodeEnvelope(AsBytes(req.body));
   if (ct == "application/json") {
     MC_ASSIGN_OR_RETURN(Json j, ParseJson(req.body, "request body"));
     if (!j.is_object()) return Status::InvalidArgument("request body must be a JSON object");
@@ -258,6 +291,32 @@ class HttpServer final : public Server {
       auto out = m_backend.Submit(sub->tx, std::move(sub->sidecar), wait);
       if (!out.ok()) return SendStatus(res, out.status());
       SendJson(res, out->committed ? 200 : 202, SubmitOutcomeJson(*out));
+    });
+    h.Post("/v1/transactions/batch", [this](const Request& req, Response& res) {
+      std::string ct = req.get_header_value("Content-Type");
+      if (auto semi = ct.find(';'); semi != std::string::npos) ct.resize(semi);
+      if (ct != "application/vnd.medchain.batch") {
+        return SendError(res, 415, "invalid_argument",
+                         "Content-Type must be application/vnd.medchain.batch");
+      }
+      auto items = DecodeBatch(AsBytes(req.body));
+      if (!items.ok()) return SendStatus(res, items.status());
+      bool wait = req.get_param_value("wait") == "commit";
+      auto outcomes = m_backend.SubmitBatch(std::move(*items), wait);
+      Json results = Json::array();
+      for (const auto& o : outcomes) {
+        if (o.ok()) {
+          Json j = SubmitOutcomeJson(*o);
+          j["http_status"] = o->committed ? 200 : 202;
+          results.push_back(std::move(j));
+        } else {
+          // The status the same submission alone would have had.
+          results.push_back(Json{{"error", CodeName(o.status().code())},
+                                 {"message", o.status().message()},
+                                 {"http_status", HttpStatus(o.status().code())}});
+        }
+      }
+      SendJson(res, 200, Json{{"results", std::move(results)}});
     });
     h.Get(R"(/v1/transactions/([0-9a-fA-F]+))", [this](const Request& req, Response& res) {
       auto id = PathHash(req.matches[1], "transaction id");

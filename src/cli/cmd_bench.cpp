@@ -3,6 +3,7 @@
 //
 //   medchain bench submit --node URL --txs N --concurrency C
 //                         [--ack-file F] [--json] [--rate R] [--retry-for S]
+//                         [--batch B]
 //
 // The flags above are a FIXED interface: other tools and tests call them.
 //
@@ -46,6 +47,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <latch>
 #include <map>
@@ -59,6 +61,7 @@
 
 #include "cli/client.h"
 #include "cli/command.h"
+#include "medchain/api/server.h"
 #include "medchain/core/sha256.h"
 #include "medchain/crypto/init.h"
 
@@ -76,6 +79,7 @@ struct BenchArgs {
   double rate = 0;  // 0: closed loop
   unsigned retry_for_s = 60;
   unsigned sign_threads = 0;  // 0: one per core
+  unsigned batch = 1;         // transactions per request (>1: POST /v1/transactions/batch)
 };
 
 // Whether a failed submission may be retried with the same transaction.
@@ -139,6 +143,24 @@ class BenchClient {
   Json Submit(const std::string& envelope, int& status, std::string& error) {
     auto res = m_http.Post("/v1/transactions?wait=commit", envelope,
                            "application/vnd.medchain.submission");
+    if (!res) {
+      status = 0;
+      error = "no answer from the node (" + httplib::to_string(res.error()) + ")";
+      return Json();
+    }
+    status = res->status;
+    Json j = Json::parse(res->body, nullptr, false);
+    if (status >= 300) {
+      error = "HTTP " + std::to_string(status);
+      if (!j.is_discarded()) error += " " + j.dump().substr(0, 300);
+    }
+    return j;
+  }
+
+  // POSTs a batch (application/vnd.medchain.batch) with ?wait=commit.
+  Json SubmitBatch(const std::string& body, int& status, std::string& error) {
+    auto res =
+        m_http.Post("/v1/transactions/batch?wait=commit", body, "application/vnd.medchain.batch");
     if (!res) {
       status = 0;
       error = "no answer from the node (" + httplib::to_string(res.error()) + ")";
@@ -231,6 +253,86 @@ std::string ResultCode(const Json& outcome) {
   return code != it->end() && code->is_string() ? code->get<std::string>() : "";
 }
 
+// The body of POST /v1/transactions/batch: version 1, a count, then each
+// submission envelope with its length (docs/api.md).
+std::string BatchBody(const std::vector<std::string>& envelopes, uint64_t first, uint64_t count) {
+  size_t size = 8;
+  for (uint64_t i = first; i < first + count; ++i) size += envelopes[i].size() + 4;
+  Encoder e(size);
+  e.U8(1).U32(static_cast<uint32_t>(count));
+  for (uint64_t i = first; i < first + count; ++i) e.Var(AsBytes(envelopes[i]));
+  return std::string(AsString(e.buffer()));
+}
+
+// Submits envelopes [first, first + count) as batches until each one
+// committed, failed for good, or the retry window closed; a batch that failed
+// as a whole, or items the node could not take yet (429, 503, 504), are sent
+// again (a repeat of a committed transaction is answered with its outcome).
+// `done(i, result)` is called once per transaction.
+void SubmitBatchWithRetry(BenchClient& client, const std::vector<std::string>& envelopes,
+                          uint64_t first, uint64_t count, unsigned retry_for_s,
+                          RetryCounts& retries,
+                          const std::function<void(uint64_t, const Result<Json>&)>& done) {
+  std::vector<uint64_t> pending(count);
+  for (uint64_t k = 0; k < count; ++k) pending[k] = first + k;
+  std::optional<Clock::time_point> give_up;
+  auto backoff = std::chrono::milliseconds(20);
+  std::string last_error;
+  while (!pending.empty()) {
+    std::vector<std::string> subset;
+    subset.reserve(pending.size());
+    for (uint64_t i : pending) subset.push_back(envelopes[i]);
+    int status = 0;
+    std::string error;
+    Json j = client.SubmitBatch(BatchBody(subset, 0, subset.size()), status, error);
+    auto results = j.is_object() ? j.find("results") : j.end();
+    std::vector<uint64_t> again;
+    if (status == 200 && results != j.end() && results->is_array() &&
+        results->size() == pending.size()) {
+      for (size_t k = 0; k < pending.size(); ++k) {
+        const Json& r = (*results)[k];
+        auto st = r.is_object() ? r.find("status") : r.end();
+        if (st != r.end() && *st == "committed") {
+          done(pending[k], r);
+          continue;
+        }
+        int item_status = r.is_object() && r.contains("http_status") && r["http_status"].is_number()
+                              ? r["http_status"].get<int>()
+                              : 500;
+        std::string item_error =
+            "HTTP " + std::to_string(item_status) + " " + r.dump().substr(0, 300);
+        if (item_status != 202 && !Retryable(item_status)) {
+          done(pending[k], Status::FailedPrecondition(item_error));
+          continue;
+        }
+        retries.Add(item_status, item_error);
+        last_error = item_error;
+        again.push_back(pending[k]);
+      }
+    } else if (status != 200 && !Retryable(status)) {
+      for (uint64_t i : pending) done(i, Status::FailedPrecondition(error));
+      return;
+    } else {
+      retries.Add(status, error.empty() ? "unexpected answer" : error);
+      last_error = error;
+      again = pending;
+    }
+    pending = std::move(again);
+    if (pending.empty()) return;
+    auto now = Clock::now();
+    if (!give_up) give_up = now + std::chrono::seconds(retry_for_s);
+    if (now >= *give_up) {
+      for (uint64_t i : pending) {
+        done(i, Status::Timeout("not committed within --retry-for " + std::to_string(retry_for_s) +
+                                " s; last: " + last_error));
+      }
+      return;
+    }
+    std::this_thread::sleep_for(backoff);  // a back-off between attempts, not a wait for a state
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
+  }
+}
+
 // Nearest-rank percentile of sorted values.
 double Percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
@@ -251,6 +353,10 @@ int RunBenchSubmit(const BenchArgs& a) {
     return Fail("--concurrency must be between 1 and 4096", kExitUsage);
   }
   if (a.rate < 0 || !std::isfinite(a.rate)) return Fail("--rate must be positive", kExitUsage);
+  if (a.batch == 0 || a.batch > api::kMaxBatchSubmissions) {
+    return Fail("--batch must be between 1 and " + std::to_string(api::kMaxBatchSubmissions),
+                kExitUsage);
+  }
   AckFile acks;
   if (!a.ack_file.empty() && !acks.Open(a.ack_file)) {
     return Fail("cannot open --ack-file " + a.ack_file, kExitUsage);
@@ -333,7 +439,35 @@ int RunBenchSubmit(const BenchArgs& a) {
       BenchClient& client = *clients[c];
       std::vector<double> mine;
       go.wait();
-      while (true) {
+      while (a.batch > 1) {
+        uint64_t first = next.fetch_add(a.batch);
+        if (first >= a.txs) break;
+        uint64_t count = std::min<uint64_t>(a.batch, a.txs - first);
+        auto due_of = [&](uint64_t i) {
+          return start + std::chrono::duration_cast<Clock::duration>(
+                             std::chrono::duration<double>(static_cast<double>(i) / a.rate));
+        };
+        Clock::time_point sent = Clock::now();
+        // Open loop: the batch leaves when its last transaction is due; each
+        // one's latency counts from its own due time.
+        if (a.rate > 0) std::this_thread::sleep_until(due_of(first + count - 1));
+        SubmitBatchWithRetry(
+            client, envelopes, first, count, a.retry_for_s, retries,
+            [&](uint64_t i, const Result<Json>& r) {
+              if (!r.ok()) {
+                failed++;
+                std::lock_guard lock(mu);
+                if (first_error.empty()) first_error = r.status().ToString();
+                return;
+              }
+              auto due = a.rate > 0 ? due_of(i) : sent;
+              mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - due).count());
+              committed++;
+              if (!acks.Write(ids[i])) ack_error = true;
+              if (ResultCode(*r) != "ok") invalid++;
+            });
+      }
+      while (a.batch <= 1) {
         uint64_t i = next.fetch_add(1);
         if (i >= a.txs) break;
         Clock::time_point due = Clock::now();
@@ -381,7 +515,7 @@ int RunBenchSubmit(const BenchArgs& a) {
   double p50 = Percentile(latencies, 50), p90 = Percentile(latencies, 90);
   double p99 = Percentile(latencies, 99), max = latencies.empty() ? 0 : latencies.back();
   std::cout << "bench submit: " << a.txs << " attest transactions to " << a.node << ", concurrency "
-            << a.concurrency
+            << a.concurrency << (a.batch > 1 ? ", " + std::to_string(a.batch) + " per request" : "")
             << (a.rate > 0 ? ", open loop at " + Fixed(a.rate, 0) + " tx/s" : ", closed loop")
             << "\n"
             << "  patient " << patient << " registered; signed " << a.txs << " in "
@@ -431,6 +565,10 @@ CommandGroup g_bench("bench", [](CLI::App& app, ExitCode& rc) {
                   "seconds to keep retrying one transaction (node restarting, 503)")
       ->capture_default_str();
   cmd->add_option("--sign-threads", a->sign_threads, "signing threads (default: one per core)");
+  cmd->add_option("--batch", a->batch,
+                  "transactions per request: above 1, each connection sends them together "
+                  "(POST /v1/transactions/batch) and waits for all to commit")
+      ->capture_default_str();
   cmd->callback([a, &rc] { rc = RunBenchSubmit(*a); });
 });
 

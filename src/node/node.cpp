@@ -258,11 +258,16 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   }
   // Submit, with the signature already verified by the caller when
   // `signature_checked` (so each transaction is verified once per node).
+  // With `wait` and `defer`, does not wait: a pooled transaction's waiter
+  // goes to *defer (a forwarded one's stays null: wait with WaitCommitted).
   Result<api::SubmitOutcome> SubmitChecked(TransactionRef tx,
                                            std::optional<ledger::Sidecar> sidecar, bool wait,
-                                           bool signature_checked);
+                                           bool signature_checked,
+                                           std::shared_ptr<Waiters::Waiter>* defer = nullptr);
   Result<api::SubmitOutcome> Submit(TransactionRef tx, std::optional<ledger::Sidecar> sidecar,
                                     bool wait) override;
+  std::vector<Result<api::SubmitOutcome>> SubmitBatch(std::vector<BatchItem> items,
+                                                      bool wait) override;
   Result<api::SubmitOutcome> WaitCommitted(const Hash& id) override;
   Result<api::ReadOutcome> Read(TransactionRef request) override;
   std::string Metrics() const override;
@@ -280,6 +285,8 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   Status CheckForPool(const ledger::Transaction& tx, const ledger::Sidecar* sidecar) const;
   std::optional<api::SubmitOutcome> CommittedOutcome(const Hash& id) const;
   Result<api::SubmitOutcome> Wait(const Hash& id, std::shared_ptr<Waiters::Waiter> w);
+  Result<api::SubmitOutcome> Wait(const Hash& id, std::shared_ptr<Waiters::Waiter> w,
+                                  Clock::time_point deadline);
   Result<api::SubmitOutcome> SubmitAsNode(ledger::TxType type, Bytes body);
   // Sends a submission to the leader (retrying while leadership changes).
   // nullopt: this node leads now and pools the submission itself.
@@ -574,9 +581,13 @@ std::optional<api::SubmitOutcome> NodeImpl::CommittedOutcome(const Hash& id) con
 }
 
 Result<api::SubmitOutcome> NodeImpl::Wait(const Hash& id, std::shared_ptr<Waiters::Waiter> w) {
+  return Wait(id, std::move(w), Clock::now() + std::chrono::milliseconds(m_config.wait_timeout_ms));
+}
+
+Result<api::SubmitOutcome> NodeImpl::Wait(const Hash& id, std::shared_ptr<Waiters::Waiter> w,
+                                          Clock::time_point deadline) {
   std::unique_lock lock(w->mu);
-  bool done = w->cv.wait_for(lock, std::chrono::milliseconds(m_config.wait_timeout_ms),
-                             [&] { return w->done; });
+  bool done = w->cv.wait_until(lock, deadline, [&] { return w->done; });
   if (!done) {
     lock.unlock();
     m_waiters.Unregister(id, w);
@@ -602,9 +613,44 @@ Result<api::SubmitOutcome> NodeImpl::Submit(TransactionRef tx,
   return SubmitChecked(std::move(tx), std::move(sidecar), wait, false);
 }
 
+std::vector<Result<api::SubmitOutcome>> NodeImpl::SubmitBatch(std::vector<BatchItem> items,
+                                                              bool wait) {
+  std::vector<Result<api::SubmitOutcome>> out;
+  out.reserve(items.size());
+  std::vector<std::shared_ptr<Waiters::Waiter>> waiters(items.size());
+  // Everything is pooled first, so the whole batch can go into one block;
+  // then one wait per pooled transaction, all against one deadline.
+  for (size_t i = 0; i < items.size(); ++i) {
+    out.push_back(SubmitChecked(std::move(items[i].tx), std::move(items[i].sidecar), wait, false,
+                                &waiters[i]));
+  }
+  if (!wait) return out;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(m_config.wait_timeout_ms);
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!out[i].ok()) continue;
+    const Hash id = out[i]->id;
+    if (waiters[i]) {
+      out[i] = Wait(id, waiters[i], deadline);
+    } else {
+      // Committed before, or forwarded to the leader (which may answer
+      // "committed" before this node applied the block): answer once this
+      // node applied it, so a read here sees the write.
+      auto w = m_waiters.Register(id);
+      if (auto c = CommittedOutcome(id)) {
+        m_waiters.Unregister(id, w);
+        out[i] = *c;
+      } else {
+        out[i] = Wait(id, w, deadline);
+      }
+    }
+  }
+  return out;
+}
+
 Result<api::SubmitOutcome> NodeImpl::SubmitChecked(TransactionRef tx,
                                                    std::optional<ledger::Sidecar> sidecar,
-                                                   bool wait, bool signature_checked) {
+                                                   bool wait, bool signature_checked,
+                                                   std::shared_ptr<Waiters::Waiter>* defer) {
   m_submitted++;
   auto reject = [&](Status s) {
     m_rejected++;
@@ -623,7 +669,7 @@ Result<api::SubmitOutcome> NodeImpl::SubmitChecked(TransactionRef tx,
     if (auto c = CommittedOutcome(tx->id())) return *c;
   }
   if (m_raft && !IsLeader()) {
-    if (auto forwarded = Forward(*tx, sidecar, wait, "/v1/transactions")) {
+    if (auto forwarded = Forward(*tx, sidecar, wait && !defer, "/v1/transactions")) {
       if (!forwarded->ok()) m_rejected++;
       return *forwarded;
     }
@@ -655,7 +701,8 @@ Result<api::SubmitOutcome> NodeImpl::SubmitChecked(TransactionRef tx,
     if (auto c = CommittedOutcome(tx->id())) return *c;
     return reject(s);
   }
-  if (!wait) {
+  if (!wait || defer) {
+    if (defer) *defer = w;
     api::SubmitOutcome o;
     o.id = tx->id();
     return o;

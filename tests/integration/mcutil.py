@@ -442,6 +442,13 @@ def tx_id(data):
     return hashlib.sha256(data[:decode_tx(data)["unsigned_len"]]).hexdigest()
 
 
+def batch(envelopes):
+    """The application/vnd.medchain.batch body (docs/api.md):
+    u8 1 | u32 count (big-endian) | count x bytes submission envelope."""
+    return b"\x01" + len(envelopes).to_bytes(4, "big") + b"".join(
+        encode_bytes(e) for e in envelopes)
+
+
 def submission(tx_bytes, sidecar=None):
     """The application/vnd.medchain.submission body:
     u8 1 | bytes tx | bool has_sidecar | [bytes sidecar]."""

@@ -367,6 +367,58 @@ def test_records_and_reads(a):
     return body, sc
 
 
+def test_batches(a):
+    t, node = a.t, a.node
+    key = node.key("dev-hospital")
+    t.section("POST /v1/transactions/batch: one outcome per submission, in order")
+    raws = [a.sign(key, "attest", attest_body())[0] for _ in range(3)]
+    stranger, _, _ = a.keygen("batch-stranger")
+    foreign, _ = a.sign(stranger, "attest", attest_body())
+    forged_src, _ = a.sign(key, "attest", attest_body())
+    forged = forged_src[:-1] + bytes([forged_src[-1] ^ 1])
+    items = [raws[0], raws[1], forged, foreign, raws[2], raws[0]]
+    body = mcutil.batch([mcutil.submission(r) for r in items])
+    r = node.post("/v1/transactions/batch?wait=commit", body,
+                  content_type="application/vnd.medchain.batch")
+    j = r.json()
+    res = j.get("results") if isinstance(j, dict) else None
+    t.check(r.status == 200 and isinstance(res, list) and len(res) == len(items),
+            "200 with one result per submission", r)
+    if not (isinstance(res, list) and len(res) == len(items)):
+        return
+    for k in (0, 1, 4):
+        got = res[k]
+        t.check(got.get("status") == "committed" and got.get("id") == mcutil.tx_id(items[k])
+                and got.get("result") == {"code": "ok"} and got.get("http_status") == 200
+                and got.get("height", 0) >= 1,
+                f"submission {k}: committed ok, with its id and height", got)
+        stored = node.get("/v1/transactions/" + mcutil.tx_id(items[k]))
+        t.check(stored.status == 200 and stored.json()["height"] == got.get("height"),
+                f"submission {k} is in the ledger where the answer says", stored)
+    t.check(res[2].get("error") == "unauthenticated" and res[2].get("http_status") == 401
+            and "signature" in res[2].get("message", ""),
+            "a forged signature: that submission alone refused (401 unauthenticated)", res[2])
+    t.check(node.get("/v1/transactions/" + mcutil.tx_id(forged)).status == 404,
+            "the forged transaction is not in the ledger")
+    t.check(res[3].get("status") == "committed" and res[3]["result"].get("code") == "invalid"
+            and "no registered participant" in res[3]["result"].get("reason", ""),
+            "an unregistered author: committed marked invalid, with the reason", res[3])
+    t.check(res[5] == res[0], "the same transaction twice in a batch: the same outcome", res[5])
+
+    raws2 = [a.sign(key, "attest", attest_body())[0] for _ in range(2)]
+    r = node.post("/v1/transactions/batch", mcutil.batch([mcutil.submission(x) for x in raws2]),
+                  content_type="application/vnd.medchain.batch")
+    j = r.json()
+    t.check(r.status == 200 and [x.get("status") for x in j.get("results", [])]
+            == ["pending", "pending"] and all(x.get("http_status") == 202 for x in j["results"]),
+            "without wait: 200, each submission pending (202)", r)
+    for x in raws2:
+        got = mcutil.wait_for(lambda: node.get("/v1/transactions/" + mcutil.tx_id(x)).status == 200
+                              and node.get_json("/v1/transactions/" + mcutil.tx_id(x)), 30,
+                              "a pooled batch transaction to commit")
+        t.check(got["result"] == {"code": "ok"}, "a pooled batch transaction commits")
+
+
 def table_cases(a, committed_raw, put_body, put_sidecar):
     """(name, method, path, body, content type, status, error code, message parts, tx bytes)."""
     key = a.node.key("dev-hospital")
@@ -502,6 +554,24 @@ def table_cases(a, committed_raw, put_body, put_sidecar):
     get("unknown record", "/v1/records/nothing", 404, "not_found", ["nothing"])
     get("unknown endpoint", "/v1/nope", 404, "not_found", ["no such endpoint: GET /v1/nope"])
     get("unknown API version", "/v2/healthz", 404, "not_found", ["no such endpoint"])
+    bpath = "/v1/transactions/batch?wait=commit"
+    bct = "application/vnd.medchain.batch"
+    env = mcutil.submission(raw)
+    post("batch: wrong content type", mcutil.batch([env]), "application/octet-stream", 415,
+         "invalid_argument", ["application/vnd.medchain.batch"], raw, path=bpath)
+    post("batch: version 2", b"\x02" + mcutil.batch([env])[1:], bct, 400, "invalid_argument",
+         ["batch", "version"], raw, path=bpath)
+    post("batch: no submissions", mcutil.batch([]), bct, 400, "invalid_argument",
+         ["count", "between 1 and 4096"], path=bpath)
+    post("batch: 4097 submissions", b"\x01" + (4097).to_bytes(4, "big") + env * 4097, bct, 400,
+         "invalid_argument", ["count", "between 1 and 4096"], raw, path=bpath)
+    post("batch: count larger than the body", b"\x01" + (3).to_bytes(4, "big") + mcutil.encode_bytes(env),
+         bct, 400, "invalid_argument", ["batch"], raw, path=bpath)
+    post("batch: trailing bytes", mcutil.batch([env]) + b"\x00", bct, 400, "invalid_argument",
+         ["batch", "trailing"], raw, path=bpath)
+    post("batch: a malformed second submission refuses the whole batch",
+         mcutil.batch([env, b"\x01\x05junk\x00"]), bct, 400, "invalid_argument",
+         ["submission 1"], raw, path=bpath)
     get("root", "/", 404, "not_found", ["no such endpoint"])
     post("POST to a read-only endpoint", b"{}", "application/json", 404, "not_found",
          ["no such endpoint"], path="/v1/blocks")
@@ -621,6 +691,7 @@ def main():
         test_node_endpoints(a)
         first, committed_raw = test_submissions(a)
         put_body, put_sidecar = test_records_and_reads(a)
+        test_batches(a)
         test_bad_inputs(a, committed_raw, put_body, put_sidecar)
         test_metrics(a)
         test_proofs(a, committed_raw)

@@ -59,6 +59,16 @@ class Backend {
   virtual Result<SubmitOutcome> Submit(ledger::TransactionRef tx,
                                        std::optional<ledger::Sidecar> sidecar, bool wait) = 0;
 
+  // A batch of submissions (POST /v1/transactions/batch): each one checked
+  // and pooled as by Submit, in order, with one outcome (or error) each; with
+  // `wait`, returns once every pooled one committed (or Timeout, per item).
+  struct BatchItem {
+    ledger::TransactionRef tx;
+    std::optional<ledger::Sidecar> sidecar;
+  };
+  virtual std::vector<Result<SubmitOutcome>> SubmitBatch(std::vector<BatchItem> items,
+                                                         bool wait) = 0;
+
   // Waits until the transaction is committed (or Timeout).
   virtual Result<SubmitOutcome> WaitCommitted(const Hash& id) = 0;
 

@@ -11,6 +11,10 @@
 
 namespace medchain::api {
 
+// The most submissions one POST /v1/transactions/batch may carry (the body
+// is bounded by max_body_bytes as well).
+inline constexpr uint32_t kMaxBatchSubmissions = 4096;
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 7070;                  // 0: any free port (see Server::port())
