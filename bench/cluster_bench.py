@@ -5,7 +5,7 @@ latency of medchain clusters of 1, 3 and 5 voters on this machine (fsync on),
 next to a 3-member etcd cluster at the same concurrency.
 
     bench/cluster_bench.py [--bin-dir build/bin] [--nodes 1,3,5] [--txs 30000]
-                           [--concurrency 200] [--runs 2] [--no-etcd]
+                           [--concurrency 200] [--batch 1] [--runs 2] [--no-etcd]
 
 For each cluster size: `medchain devnet --nodes N` in a fresh temporary
 folder (ports from the OS, production settings: fsync on, election 1000 ms,
@@ -65,9 +65,9 @@ def wait_for(pred, timeout, what):
         time.sleep(0.1)
 
 
-def bench(medchain, url, txs, conc):
+def bench(medchain, url, txs, conc, batch=1):
     p = subprocess.run([medchain, "bench", "submit", "--node", url, "--txs", str(txs),
-                        "--concurrency", str(conc), "--json"],
+                        "--concurrency", str(conc), "--batch", str(batch), "--json"],
                        capture_output=True, text=True, timeout=1800,
                        env={k: v for k, v in os.environ.items() if k != "MEDCHAIN_NODE"})
     last = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
@@ -107,11 +107,11 @@ def run_cluster(a, n):
             return leaders.pop() if len(leaders) == 1 and None not in leaders else None
         lead = wait_for(leader, 60, "a leader")
         lead_pid = pids[urls.index(lead)]
-        bench(medchain, lead, min(2000, a.txs), a.concurrency)  # warm-up
+        bench(medchain, lead, min(2000, a.txs), a.concurrency, a.batch)  # warm-up
         best = None
         for _ in range(a.runs):
             cpu0 = {pid: cpu_seconds(pid) for pid in pids}
-            r = bench(medchain, lead, a.txs, a.concurrency)
+            r = bench(medchain, lead, a.txs, a.concurrency, a.batch)
             cpu1 = {pid: cpu_seconds(pid) for pid in pids}
             used = {pid: (cpu1[pid] - cpu0[pid]) / r["committed"] * 1e6 for pid in pids}
             r["leader_cpu_us"] = round(used[lead_pid])
@@ -148,6 +148,8 @@ def main():
     ap.add_argument("--nodes", default="1,3,5")
     ap.add_argument("--txs", type=int, default=30000)
     ap.add_argument("--concurrency", type=int, default=200)
+    ap.add_argument("--batch", type=int, default=1,
+                    help="transactions per request (bench submit --batch)")
     ap.add_argument("--runs", type=int, default=2, help="best of this many runs per size")
     ap.add_argument("--no-etcd", action="store_true")
     a = ap.parse_args()
