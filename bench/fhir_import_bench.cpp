@@ -25,7 +25,7 @@
 // and the custodian's key file) is measured once and printed apart.
 //
 // Usage: fhir_import_bench [--bundles DIR] [--rounds N] [--parallel P]
-//          [--concurrency C] [--reads N] [--read-concurrency C] [--fast-kdf]
+//          [--concurrency C] [--batch B] [--reads N] [--read-concurrency C] [--fast-kdf]
 //          [--node URL --dev-dir DIR] [--dir DIR]
 #include <sys/resource.h>
 
@@ -102,7 +102,7 @@ struct Imported {
 int main(int argc, char** argv) {
   std::string bundles_dir = DefaultBundles();
   std::string node_url, dev_dir, dir;
-  unsigned rounds = 1, parallel = 4, concurrency = 64, read_concurrency = 64;
+  unsigned rounds = 1, parallel = 4, concurrency = 64, read_concurrency = 64, batch = 32;
   size_t reads = 5000;
   bool fast_kdf = false;
   for (int i = 1; i < argc; ++i) {
@@ -116,6 +116,8 @@ int main(int argc, char** argv) {
       parallel = static_cast<unsigned>(std::stoul(next()));
     } else if (a == "--concurrency") {
       concurrency = static_cast<unsigned>(std::stoul(next()));
+    } else if (a == "--batch") {
+      batch = static_cast<unsigned>(std::stoul(next()));
     } else if (a == "--reads") {
       reads = std::stoul(next());
     } else if (a == "--read-concurrency") {
@@ -204,6 +206,7 @@ int main(int argc, char** argv) {
     std::atomic<double> submit_s{0};
     std::atomic<size_t> submitted{0};
     std::atomic<bool> failed{false};
+    std::vector<std::pair<std::string, double>> phase_s;  // guarded by mu
     const double cpu0 = CpuSeconds();
     auto start = Clock::now();
     std::vector<std::thread> threads;
@@ -222,6 +225,7 @@ int main(int argc, char** argv) {
           o.patient_kdf =
               fast_kdf ? crypto::KdfParams::Minimum() : crypto::KdfParams::Interactive();
           o.concurrency = concurrency;
+          o.batch = batch;
           o.seal_first = seal_first;
           auto r = cli::ImportBundle(**defs, o);
           if (!r.ok()) {
@@ -234,6 +238,14 @@ int main(int argc, char** argv) {
           refused += r->refused;
           for (const auto& [phase, secs] : r->phases) {
             if (phase == "records") submit_s = submit_s + secs;
+            std::lock_guard lock(mu);
+            if (std::find_if(phase_s.begin(), phase_s.end(),
+                             [&](const auto& p) { return p.first == phase; }) == phase_s.end()) {
+              phase_s.emplace_back(phase, 0.0);
+            }
+            for (auto& p : phase_s) {
+              if (p.first == phase) p.second += secs;
+            }
           }
           submitted += r->written - 1;  // the Patient is written before the phase
           Imported im{r->patient, {}};
@@ -256,6 +268,11 @@ int main(int argc, char** argv) {
         "(client%s) %.0f us CPU per resource\n",
         label, resources.load(), refused.load(), s, static_cast<double>(resources) / s,
         own ? " and node" : "", 1e6 * (CpuSeconds() - cpu0) / std::max<double>(1, resources));
+    std::string phases;
+    for (const auto& [phase, secs] : phase_s) {
+      phases += (phases.empty() ? "" : ", ") + phase + " " + std::to_string(secs).substr(0, 5);
+    }
+    std::printf("  time per phase, summed over the bundles (s): %s\n", phases.c_str());
     if (seal_first) {
       std::printf(
           "  of which submitting the sealed, signed records (node side and HTTP): %zu in %.2f s = "

@@ -111,6 +111,16 @@ Result<Json> NodeClient::Submit(const ledger::Transaction& tx, const ledger::Sid
                     SubmissionBytes(tx, sidecar), "application/vnd.medchain.submission");
 }
 
+Result<Json> NodeClient::SubmitBatch(
+    const std::vector<std::pair<const ledger::Transaction*, const ledger::Sidecar*>>& items,
+    bool wait) {
+  Encoder e;
+  e.U8(1).U32(static_cast<uint32_t>(items.size()));
+  for (const auto& [tx, sidecar] : items) e.Var(AsBytes(SubmissionBytes(*tx, sidecar)));
+  return PostBinary(wait ? "/v1/transactions/batch?wait=commit" : "/v1/transactions/batch",
+                    std::string(AsString(e.buffer())), "application/vnd.medchain.batch");
+}
+
 Result<Json> NodeClient::Read(const ledger::Transaction& request) {
   return PostBinary("/v1/reads", std::string(AsString(request.bytes())),
                     "application/octet-stream");

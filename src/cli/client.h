@@ -36,6 +36,10 @@ class NodeClient {
   Result<std::string> GetBinary(const std::string& path);
   // POST /v1/transactions as application/vnd.medchain.submission.
   Result<Json> Submit(const ledger::Transaction& tx, const ledger::Sidecar* sidecar, bool wait);
+  // POST /v1/transactions/batch: {"results": [one outcome or error each]}.
+  Result<Json> SubmitBatch(
+      const std::vector<std::pair<const ledger::Transaction*, const ledger::Sidecar*>>& items,
+      bool wait);
   // POST /v1/reads: the JSON answer.
   Result<Json> Read(const ledger::Transaction& request);
   // POST /v1/reads asking for the binary answer (api/read_response.h).

@@ -12,6 +12,7 @@
 #include "cli/client.h"
 #include "cli/command.h"
 #include "cli/fhir_client.h"
+#include "medchain/api/server.h"
 #include "medchain/fhir/outcome.h"
 #include "medchain/fhir/validate.h"
 
@@ -29,6 +30,7 @@ struct FhirArgs {
   std::string definitions;
   std::vector<std::string> files;
   unsigned concurrency = 64;
+  unsigned batch = 32;
   bool json = false;
   bool fast_kdf = false;
 };
@@ -70,6 +72,11 @@ int Import(const FhirArgs& a) {
   }
   o.patient_kdf = a.fast_kdf ? crypto::KdfParams::Minimum() : crypto::KdfParams::Interactive();
   o.concurrency = std::max(1u, a.concurrency);
+  if (a.batch == 0 || a.batch > api::kMaxBatchSubmissions) {
+    return Fail("--batch must be between 1 and " + std::to_string(api::kMaxBatchSubmissions),
+                kExitUsage);
+  }
+  o.batch = a.batch;
   const bool tty = ::isatty(STDERR_FILENO);
   if (tty) {
     o.progress = [](size_t done, size_t total) {
@@ -203,7 +210,9 @@ CommandGroup g_fhir("fhir", [](CLI::App& app, ExitCode& rc) {
   imp->add_option("--patient-key-out", a->patient_key_out,
                   "the new patient's key file (default BUNDLE.patient.key; passphrase from "
                   "$MEDCHAIN_PASSPHRASE)");
-  imp->add_option("--concurrency", a->concurrency, "records in flight (default 64)");
+  imp->add_option("--concurrency", a->concurrency, "requests in flight (default 64)");
+  imp->add_option("--batch", a->batch,
+                  "records per request (default 32; 1: one request per record)");
   imp->add_flag("--json", a->json, "end with one JSON object on stdout");
   imp->add_flag("--fast-kdf", a->fast_kdf, "cheap Argon2id for the patient key (tests only)");
   defs_opt(imp);

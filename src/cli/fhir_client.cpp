@@ -163,6 +163,7 @@ class RecipientCache {
     std::lock_guard lock(m_mu);
     auto it = m_cache.find(type);
     if (it != m_cache.end()) return it->second;
+    if (m_fresh) return *m_fresh;
     NodeClient node(m_url);
     // Grants by record id cannot cover a record that does not exist yet.
     MC_ASSIGN_OR_RETURN(auto r, RequiredRecipients(node, m_patient, "", type, m_writer, m_writer));
@@ -172,12 +173,22 @@ class RecipientCache {
   void Invalidate(const std::string& type) {
     std::lock_guard lock(m_mu);
     m_cache.erase(type);
+    m_fresh.reset();
+  }
+  // The patient was registered by this import just now: no delegates and no
+  // grants yet (only the new key, held here, could add them), so every
+  // record goes to the patient and the writer; no need to ask the node. A
+  // record refused as "not wrapped for" someone invalidates this.
+  void SetFreshPatient(std::map<std::string, crypto::BoxPublicKey> recipients) {
+    std::lock_guard lock(m_mu);
+    m_fresh = std::move(recipients);
   }
 
  private:
   const std::string m_url, m_patient, m_writer;
   std::mutex m_mu;
   std::map<std::string, std::map<std::string, crypto::BoxPublicKey>> m_cache;
+  std::optional<std::map<std::string, crypto::BoxPublicKey>> m_fresh;
 };
 
 // One record, version 1, sealed and signed, ready to submit.
@@ -219,6 +230,58 @@ std::string WriteOne(NodeClient& node, const crypto::KeyMaterial& key, Recipient
     }
     return "the ledger refused it (" + reason + ")";
   }
+}
+
+// Writes prepared records with one request per batch; returns one refusal
+// ("" when written) per record. A record the node could not take yet (busy,
+// a leader change) or that must be sealed again (a grant appeared) goes
+// through WriteOne, which retries.
+std::vector<std::string> WriteBatch(NodeClient& node, const crypto::KeyMaterial& key,
+                                    RecipientCache& recipients, const std::string& patient,
+                                    const std::vector<std::string>& types,
+                                    const std::vector<const Json*>& resources,
+                                    std::vector<PreparedWrite>& writes) {
+  std::vector<std::pair<const ledger::Transaction*, const ledger::Sidecar*>> items;
+  for (const auto& w : writes) items.emplace_back(w.tx.get(), &w.sidecar);
+  Result<Json> out = Status::Unavailable("not sent");
+  auto delay = std::chrono::milliseconds(50);
+  for (int attempt = 0;; ++attempt) {
+    out = node.SubmitBatch(items, true);
+    if (out.ok() || !Retryable(out.status()) || attempt == 8) break;
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(1000));
+  }
+  std::vector<std::string> refusals(writes.size());
+  const Json* results = out.ok() && out->contains("results") ? &(*out)["results"] : nullptr;
+  if (!results || !results->is_array() || results->size() != writes.size()) {
+    std::string why = out.ok() ? "the node answered a batch without one result per record"
+                               : out.status().message();
+    for (auto& r : refusals) r = "the node: " + why;
+    return refusals;
+  }
+  for (size_t k = 0; k < writes.size(); ++k) {
+    const Json& r = (*results)[k];
+    if (r.value("status", "") == "committed") {
+      if (ResultOk(r)) continue;
+      std::string reason = ResultReason(r);
+      if (reason.find("not wrapped for") == std::string::npos) {
+        refusals[k] = "the ledger refused it (" + reason + ")";
+        continue;
+      }
+      recipients.Invalidate(types[k]);  // a grant appeared meanwhile: seal again
+      refusals[k] = WriteOne(node, key, recipients, patient, types[k], *resources[k]);
+      continue;
+    }
+    int status = r.value("http_status", 500);
+    if (status == 429 || status == 503 || status == 504) {
+      refusals[k] =
+          WriteOne(node, key, recipients, patient, types[k], *resources[k], std::move(writes[k]));
+      continue;
+    }
+    refusals[k] = "the node: " + r.value("error", std::string("error")) + ": " +
+                  r.value("message", std::string());
+  }
+  return refusals;
 }
 
 // Prints progress from its own thread until stopped.
@@ -417,6 +480,10 @@ Result<ImportReport> ImportBundle(const fhir::Definitions& defs, const ImportOpt
 
   // The Patient first, then everything else with many writes in flight.
   RecipientCache recipients(o.node_url, patient_id, *writer);
+  if (auto writer_box = FetchBoxKey(node, *writer); writer_box.ok()) {
+    recipients.SetFreshPatient(
+        {{patient_id, patient_key.encryption.public_key()}, {*writer, *writer_box}});
+  }
   std::atomic<size_t> done{0};
   for (size_t i = 0; i < n; ++i) done += !refusal[i].empty() || skip[i];
   ProgressThread progress(o.progress, done, n);
@@ -444,18 +511,64 @@ Result<ImportReport> ImportBundle(const fhir::Definitions& defs, const ImportOpt
     report.phases.emplace_back("seal and sign", lap());
   }
   std::atomic<size_t> next{0};
+  const size_t batch = std::max(1u, o.batch);
+  constexpr size_t kBatchBytes = 1 << 20;
   auto worker = [&] {
     NodeClient c(o.node_url);
+    if (batch == 1) {
+      for (size_t k = next++; k < todo.size(); k = next++) {
+        size_t i = todo[k];
+        refusal[i] = WriteOne(c, *o.custodian, recipients, patient_id, types[i],
+                              bundle.entries[i].resource, std::move(ready[i]));
+        ready[i].reset();
+        ++done;
+      }
+      return;
+    }
+    // Records sealed one by one, sent when `batch` of them or ~1 MiB.
+    std::vector<size_t> entries;
+    std::vector<std::string> batch_types;
+    std::vector<const Json*> resources;
+    std::vector<PreparedWrite> writes;
+    size_t bytes = 0;
+    auto flush = [&] {
+      if (writes.empty()) return;
+      auto refusals =
+          WriteBatch(c, *o.custodian, recipients, patient_id, batch_types, resources, writes);
+      for (size_t k = 0; k < entries.size(); ++k) refusal[entries[k]] = std::move(refusals[k]);
+      done += entries.size();
+      entries.clear();
+      batch_types.clear();
+      resources.clear();
+      writes.clear();
+      bytes = 0;
+    };
     for (size_t k = next++; k < todo.size(); k = next++) {
       size_t i = todo[k];
-      refusal[i] = WriteOne(c, *o.custodian, recipients, patient_id, types[i],
-                            bundle.entries[i].resource, std::move(ready[i]));
+      std::optional<PreparedWrite> w = std::move(ready[i]);
       ready[i].reset();
-      ++done;
+      if (!w) {
+        auto p =
+            Prepare(*o.custodian, recipients, patient_id, types[i], bundle.entries[i].resource);
+        if (!p.ok()) {
+          refusal[i] = "sealing: " + p.status().message();
+          ++done;
+          continue;
+        }
+        w = std::move(*p);
+      }
+      bytes += w->tx->bytes().size() + w->sidecar.ciphertext.size() + 256;
+      entries.push_back(i);
+      batch_types.push_back(types[i]);
+      resources.push_back(&bundle.entries[i].resource);
+      writes.push_back(std::move(*w));
+      if (writes.size() >= batch || bytes >= kBatchBytes) flush();
     }
+    flush();
   };
   std::vector<std::thread> pool;
-  unsigned threads = std::max(1u, std::min<unsigned>(o.concurrency, todo.size()));
+  unsigned threads =
+      std::max<unsigned>(1u, std::min<size_t>(o.concurrency, (todo.size() + batch - 1) / batch));
   for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
   progress.Stop();

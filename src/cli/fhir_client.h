@@ -52,7 +52,10 @@ struct ImportOptions {
   std::string patient_key_out;
   std::string patient_passphrase;
   crypto::KdfParams patient_kdf = crypto::KdfParams::Interactive();
-  unsigned concurrency = 64;  // put_record submissions in flight
+  unsigned concurrency = 64;  // requests in flight
+  // Records per request (POST /v1/transactions/batch), up to ~1 MiB of
+  // submissions; 1: one POST /v1/transactions per record.
+  unsigned batch = 32;
   // Seal and sign every record before submitting the first (on every core),
   // instead of each worker sealing the record it submits next. Used by
   // bench/fhir_import_bench to time the node's side alone.
