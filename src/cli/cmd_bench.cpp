@@ -20,7 +20,10 @@
 //      one committed); with --rate R, open loop: transaction i is due at
 //      start + i/R seconds, whatever the node's speed, and its latency counts
 //      from that due time (so a slow node cannot hide its queueing delay,
-//      "coordinated omission").
+//      "coordinated omission"). With --batch B > 1 each connection sends B
+//      transactions per request (POST /v1/transactions/batch?wait=commit)
+//      and each one's latency runs until that request's answer; open loop,
+//      a batch leaves when its last transaction is due.
 //   4. Retries, with the same transaction, a 503 (leader change, shutdown),
 //      a 504 (commit wait ran out), a 429 (pool full) and any transport error
 //      (connection refused or reset: the node restarting), until --retry-for
