@@ -361,12 +361,12 @@ class Cluster:
         return out
 
     # -- load --
-    def bench(self, url, txs, concurrency=16, ack_file=None, retry_for=90):
+    def bench(self, url, txs, concurrency=16, ack_file=None, retry_for=90, batch=1):
         """Starts `medchain bench submit` in the background; returns the Popen
         (stdout: its report, the last line JSON)."""
         args = [os.path.join(self.bin_dir, "medchain"), "bench", "submit", "--node", url,
                 "--txs", str(txs), "--concurrency", str(concurrency), "--json",
-                "--retry-for", str(retry_for), "--sign-threads", "1"]
+                "--retry-for", str(retry_for), "--sign-threads", "1", "--batch", str(batch)]
         if ack_file:
             args += ["--ack-file", ack_file]
         env = {k: v for k, v in os.environ.items() if k != "MEDCHAIN_NODE"}

@@ -95,6 +95,24 @@ def main():
             res = json.loads(last) if last.startswith("{") else {}
             t.check(b.returncode == 0 and res.get("committed") == 400,
                     f"bench through {n.id}: 400 committed", out[-600:])
+
+        t.section("batches (POST /v1/transactions/batch) through every node")
+        acks = [os.path.join(c.dir, f"batch-acks-{n.id}.txt") for n in c.nodes]
+        benches = [c.bench(n.url, txs=300, concurrency=2, batch=50, ack_file=f)
+                   for n, f in zip(c.nodes, acks)]
+        for n, b, f in zip(c.nodes, benches, acks):
+            out, _ = b.communicate(timeout=240)
+            last = out.strip().splitlines()[-1] if out.strip() else ""
+            res = json.loads(last) if last.startswith("{") else {}
+            t.check(b.returncode == 0 and res.get("committed") == 300,
+                    f"batches through {n.id}: 300 committed", out[-600:])
+            with open(f) as fh:
+                ids = [line.strip() for line in fh if line.strip()]
+            # ?wait=commit answers after the node that took the batch applied it.
+            missing = [i for i in ids if n.get("/v1/transactions/" + i).status != 200]
+            t.check(len(ids) == 300 and not missing,
+                    f"every acknowledged transaction is already on {n.id}",
+                    f"{len(ids)} acks, missing {missing[:3]}")
         height = c.wait_same_tip()
         hashes = [c.block_hashes(n, height) for n in c.nodes]
         t.check(len(hashes[0]) == height + 1, f"{height + 1} blocks listed")
