@@ -62,6 +62,7 @@ Status EnableDevFhir(const std::string& dir, node::NodeConfig& config, std::stri
   if (!defs) defs = fhir::FindDefinitionsDirectory(fs::current_path(ec));
   if (!defs) {
     note = "off: FHIR definitions not installed (scripts/fhir-definitions.sh)";
+    config.fhir_key_file.clear();  // off on purpose, not a half-configured facade
     return Status::Ok();
   }
   MC_ASSIGN_OR_RETURN(config.fhir_token, DevFhirToken(dir));

@@ -144,26 +144,20 @@ class BenchClient {
   // POSTs a submission with ?wait=commit. `status` is the HTTP status, 0
   // when no answer came (refused, reset, timed out).
   Json Submit(const std::string& envelope, int& status, std::string& error) {
-    auto res = m_http.Post("/v1/transactions?wait=commit", envelope,
-                           "application/vnd.medchain.submission");
-    if (!res) {
-      status = 0;
-      error = "no answer from the node (" + httplib::to_string(res.error()) + ")";
-      return Json();
-    }
-    status = res->status;
-    Json j = Json::parse(res->body, nullptr, false);
-    if (status >= 300) {
-      error = "HTTP " + std::to_string(status);
-      if (!j.is_discarded()) error += " " + j.dump().substr(0, 300);
-    }
-    return j;
+    return Post("/v1/transactions?wait=commit", envelope, "application/vnd.medchain.submission",
+                status, error);
   }
 
   // POSTs a batch (application/vnd.medchain.batch) with ?wait=commit.
   Json SubmitBatch(const std::string& body, int& status, std::string& error) {
-    auto res =
-        m_http.Post("/v1/transactions/batch?wait=commit", body, "application/vnd.medchain.batch");
+    return Post("/v1/transactions/batch?wait=commit", body, "application/vnd.medchain.batch",
+                status, error);
+  }
+
+ private:
+  Json Post(const char* path, const std::string& body, const char* content_type, int& status,
+            std::string& error) {
+    auto res = m_http.Post(path, body, content_type);
     if (!res) {
       status = 0;
       error = "no answer from the node (" + httplib::to_string(res.error()) + ")";
@@ -178,7 +172,6 @@ class BenchClient {
     return j;
   }
 
- private:
   httplib::Client m_http;
   int m_timeout_s;
 };
