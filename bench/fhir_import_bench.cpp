@@ -26,7 +26,7 @@
 //
 // Usage: fhir_import_bench [--bundles DIR] [--rounds N] [--parallel P]
 //          [--concurrency C] [--batch B] [--reads N] [--read-concurrency C] [--fast-kdf]
-//          [--node URL --dev-dir DIR] [--dir DIR]
+//          [--kdf-per-patient] [--node URL --dev-dir DIR] [--dir DIR]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -105,6 +105,11 @@ int main(int argc, char** argv) {
   unsigned rounds = 1, parallel = 4, concurrency = 64, read_concurrency = 64, batch = 32;
   size_t reads = 5000;
   bool fast_kdf = false;
+  // Default: the imports share one crypto::KdfCache, as one importer process
+  // (or the facade) does; --kdf-per-patient pays Argon2id for every patient,
+  // as one `medchain fhir import` process per bundle does.
+  bool own_kdf_per_patient = false;
+  crypto::KdfCache kdf_cache;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -124,6 +129,8 @@ int main(int argc, char** argv) {
       read_concurrency = static_cast<unsigned>(std::stoul(next()));
     } else if (a == "--fast-kdf") {
       fast_kdf = true;
+    } else if (a == "--kdf-per-patient") {
+      own_kdf_per_patient = true;
     } else if (a == "--node") {
       node_url = next();
     } else if (a == "--dev-dir") {
@@ -224,6 +231,7 @@ int main(int argc, char** argv) {
           o.patient_passphrase = "bench";
           o.patient_kdf =
               fast_kdf ? crypto::KdfParams::Minimum() : crypto::KdfParams::Interactive();
+          if (!own_kdf_per_patient) o.patient_kdf_cache = &kdf_cache;
           o.concurrency = concurrency;
           o.batch = batch;
           o.seal_first = seal_first;

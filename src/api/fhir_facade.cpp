@@ -383,6 +383,7 @@ class Facade {
   const std::string m_org;
   const Hash m_token_digest;
   std::string m_passphrase;  // for escrowed patient key files; zeroed on destruction
+  mutable crypto::KdfCache m_kdf_cache;
   const fs::path m_key_dir;
   // What the facade stores as records (fhir::RecordResourceTypes): every R4
   // type but the ledger views and Bundle, CapabilityStatement, ...
@@ -623,8 +624,11 @@ void Facade::RegisterPatient(const std::string& id) const {
   fs::create_directories(m_key_dir, ec);
   fs::permissions(m_key_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
   const fs::path path = m_key_dir / (id + ".key");
-  Status s = crypto::WriteKeyFile(path.string(), k, m_passphrase, crypto::KdfParams::Interactive(),
-                                  crypto::Overwrite::kNo);
+  // One Argon2id run for all the patients this node escrows (KdfCache).
+  auto text =
+      crypto::EncryptKeyFile(k, m_passphrase, crypto::KdfParams::Interactive(), &m_kdf_cache);
+  Status s = text.ok() ? crypto::WriteKeyFileText(path.string(), *text, crypto::Overwrite::kNo)
+                       : text.status();
   if (!s.ok()) {
     spdlog::error("fhir: cannot escrow the key of patient {}: {}", id, s.ToString());
     Refuse(500, "exception", "cannot store the new patient's key file");

@@ -2,12 +2,16 @@
 // medchain fhir import|export|diff|validate (docs/fhir.md, "Import and export").
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <future>
 #include <iomanip>
 #include <iostream>
+#include <mutex>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "cli/client.h"
 #include "cli/command.h"
@@ -22,7 +26,8 @@ namespace {
 struct FhirArgs {
   std::string node = DefaultNodeUrl();
   std::string key;
-  std::string bundle;
+  std::vector<std::string> bundles;
+  unsigned parallel = 4;
   std::string patient_key_out;
   std::string patient;
   std::string out;
@@ -54,70 +59,126 @@ std::string Rate(size_t n, double seconds) {
   return o.str();
 }
 
+// Prints one bundle's human report to `out`.
+void PrintImportReport(std::ostream& out, const std::string& bundle, const std::string& key_out,
+                       const ImportReport& report) {
+  out << "imported " << bundle << " as patient " << report.patient << ": " << report.written
+      << " written, " << report.refused << " refused in " << std::fixed << std::setprecision(2)
+      << report.seconds << " s (" << Rate(report.written, report.seconds) << " resources/s)\n"
+      << "the patient's key file: " << key_out
+      << " (hand it to the patient; docs/fhir.md, \"Patient keys\")\n";
+  out << "time:";
+  for (const auto& [phase, s] : report.phases) out << " " << phase << " " << s << " s;";
+  out << "\n";
+  out << "  " << std::left << std::setw(28) << "type" << std::right << std::setw(9) << "written"
+      << std::setw(9) << "refused"
+      << "\n";
+  for (const auto& [type, c] : report.by_type) {
+    out << "  " << std::left << std::setw(28) << type << std::right << std::setw(9) << c.written
+        << std::setw(9) << c.refused << "\n";
+  }
+  for (const auto& r : report.refusals) {
+    out << "refused: entry " << r.entry << " (" << (r.type.empty() ? "no resource" : r.type)
+        << "): " << r.reason << "\n";
+  }
+  for (const auto& w : report.warnings) out << "warning: " << w << "\n";
+}
+
 int Import(const FhirArgs& a) {
+  if (a.bundles.empty()) return Fail("--bundle is required", kExitUsage);
+  if (a.bundles.size() > 1 && !a.patient_key_out.empty()) {
+    return Fail(
+        "--patient-key-out names one file: give it with a single --bundle (several "
+        "bundles write BUNDLE.patient.key each)",
+        kExitUsage);
+  }
+  if (a.batch == 0 || a.batch > api::kMaxBatchSubmissions) {
+    return Fail("--batch must be between 1 and " + std::to_string(api::kMaxBatchSubmissions),
+                kExitUsage);
+  }
   // The definitions load (~0.25 s) while the key file's Argon2id runs.
   auto loading = std::async(std::launch::async, [&] { return LoadFhirDefinitions(a.definitions); });
   auto key = LoadKey(a.key);
   auto defs = loading.get();
   if (!defs.ok()) return Fail(defs.status().message(), kExitUsage);
   if (!key.ok()) return Fail(key.status().message(), kExitUsage);
-  ImportOptions o;
-  o.node_url = a.node;
-  o.bundle_path = a.bundle;
-  o.custodian = &*key;
-  o.patient_key_out = a.patient_key_out.empty() ? a.bundle + ".patient.key" : a.patient_key_out;
-  if (!ReadPassphrase("Passphrase for the patient's key file " + o.patient_key_out + ": ", true,
-                      o.patient_passphrase)) {
+  const std::string first_out =
+      a.patient_key_out.empty() ? a.bundles[0] + ".patient.key" : a.patient_key_out;
+  std::string passphrase;
+  if (!ReadPassphrase("Passphrase for the patient's key file" +
+                          std::string(a.bundles.size() > 1 ? "s" : " " + first_out) + ": ",
+                      true, passphrase)) {
     return Fail("no passphrase for the patient's key file (set MEDCHAIN_PASSPHRASE)", kExitUsage);
   }
-  o.patient_kdf = a.fast_kdf ? crypto::KdfParams::Minimum() : crypto::KdfParams::Interactive();
-  o.concurrency = std::max(1u, a.concurrency);
-  if (a.batch == 0 || a.batch > api::kMaxBatchSubmissions) {
-    return Fail("--batch must be between 1 and " + std::to_string(api::kMaxBatchSubmissions),
-                kExitUsage);
-  }
-  o.batch = a.batch;
+  // Several bundles: their patients' key files share one Argon2id run.
+  crypto::KdfCache kdf_cache;
   const bool tty = ::isatty(STDERR_FILENO);
-  if (tty) {
-    o.progress = [](size_t done, size_t total) {
-      std::fprintf(stderr, "\rimporting: %zu / %zu resources", done, total);
-      std::fflush(stderr);
-    };
+  const bool several = a.bundles.size() > 1;
+  struct Outcome {
+    Result<ImportReport> report = Status::Internal("not imported");
+    std::string key_out;
+  };
+  std::vector<Outcome> outcomes(a.bundles.size());
+  std::mutex print_mu;
+  auto import_one = [&](size_t i) {
+    ImportOptions o;
+    o.node_url = a.node;
+    o.bundle_path = a.bundles[i];
+    o.custodian = &*key;
+    o.patient_key_out = i == 0 ? first_out : a.bundles[i] + ".patient.key";
+    o.patient_passphrase = passphrase;
+    o.patient_kdf = a.fast_kdf ? crypto::KdfParams::Minimum() : crypto::KdfParams::Interactive();
+    o.patient_kdf_cache = several ? &kdf_cache : nullptr;
+    o.concurrency = std::max(1u, a.concurrency);
+    o.batch = a.batch;
+    if (tty && !several) {
+      o.progress = [](size_t done, size_t total) {
+        std::fprintf(stderr, "\rimporting: %zu / %zu resources", done, total);
+        std::fflush(stderr);
+      };
+    }
+    outcomes[i].report = ImportBundle(**defs, o);
+    outcomes[i].key_out = o.patient_key_out;
+    SecureZero(o.patient_passphrase);
+    if (tty) {
+      std::lock_guard lock(print_mu);
+      if (several) {
+        std::cerr << (outcomes[i].report.ok() ? "imported " : "failed ") << a.bundles[i] << "\n";
+      } else {
+        std::cerr << "\n";
+      }
+    }
+  };
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> workers;
+  const size_t parallel = std::min<size_t>(std::max(1u, a.parallel), a.bundles.size());
+  for (size_t w = 0; w < parallel; ++w) {
+    workers.emplace_back([&] {
+      for (size_t i = next++; i < a.bundles.size(); i = next++) import_one(i);
+    });
   }
-  auto report = ImportBundle(**defs, o);
-  SecureZero(o.patient_passphrase);
-  if (tty) std::cerr << "\n";
-  if (!report.ok()) {
-    const Code c = report.status().code();
-    return Fail(report.status().message(),
-                c == Code::kInvalidArgument || c == Code::kNotFound || c == Code::kAlreadyExists
-                    ? kExitUsage
-                    : kExitFail);
-  }
+  for (auto& w : workers) w.join();
+  SecureZero(passphrase);
+
+  int rc = kExitOk;
   // The human report goes to stdout, or to stderr when stdout carries the JSON.
   std::ostream& out = a.json ? std::cerr : std::cout;
-  out << "imported " << a.bundle << " as patient " << report->patient << ": " << report->written
-      << " written, " << report->refused << " refused in " << std::fixed << std::setprecision(2)
-      << report->seconds << " s (" << Rate(report->written, report->seconds) << " resources/s)\n"
-      << "the patient's key file: " << o.patient_key_out
-      << " (hand it to the patient; docs/fhir.md, \"Patient keys\")\n";
-  out << "time:";
-  for (const auto& [phase, s] : report->phases) out << " " << phase << " " << s << " s;";
-  out << "\n";
-  out << "  " << std::left << std::setw(28) << "type" << std::right << std::setw(9) << "written"
-      << std::setw(9) << "refused"
-      << "\n";
-  for (const auto& [type, c] : report->by_type) {
-    out << "  " << std::left << std::setw(28) << type << std::right << std::setw(9) << c.written
-        << std::setw(9) << c.refused << "\n";
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const auto& r = outcomes[i].report;
+    if (!r.ok()) {
+      const Code c = r.status().code();
+      const bool usage =
+          c == Code::kInvalidArgument || c == Code::kNotFound || c == Code::kAlreadyExists;
+      std::cerr << "error: " << (several ? a.bundles[i] + ": " : "") << r.status().message()
+                << "\n";
+      rc = std::max(rc, static_cast<int>(usage ? kExitUsage : kExitFail));
+      continue;
+    }
+    PrintImportReport(out, a.bundles[i], outcomes[i].key_out, *r);
+    if (a.json) std::cout << r->ToJson().dump() << std::endl;
+    if (r->refused != 0) rc = std::max(rc, static_cast<int>(kExitFail));
   }
-  for (const auto& r : report->refusals) {
-    out << "refused: entry " << r.entry << " (" << (r.type.empty() ? "no resource" : r.type)
-        << "): " << r.reason << "\n";
-  }
-  for (const auto& w : report->warnings) out << "warning: " << w << "\n";
-  if (a.json) std::cout << report->ToJson().dump() << std::endl;
-  return report->refused == 0 ? kExitOk : kExitFail;
+  return rc;
 }
 
 int Export(const FhirArgs& a) {
@@ -199,12 +260,17 @@ CommandGroup g_fhir("fhir", [](CLI::App& app, ExitCode& rc) {
                   "folder of the FHIR R4 definitions (default: found from the executable)");
   };
 
-  auto* imp = fhir->add_subcommand(
-      "import",
-      "Import one patient's Bundle: register a new pseudonymous patient (key file written "
-      "beside the bundle) and write every resource as an encrypted record");
-  imp->add_option("--bundle", a->bundle, "FHIR R4 Bundle (transaction, collection, searchset)")
+  auto* imp =
+      fhir->add_subcommand("import",
+                           "Import patient Bundles (one patient each): register a new pseudonymous "
+                           "patient (key file written "
+                           "beside the bundle) and write every resource as an encrypted record");
+  imp->add_option("--bundle", a->bundles,
+                  "FHIR R4 Bundle (transaction, collection, searchset); repeat it to import "
+                  "several, one patient each")
       ->required();
+  imp->add_option("--parallel", a->parallel,
+                  "with several bundles: how many are imported at once (default 4)");
   imp->add_option("--node", a->node, "node API URL");
   imp->add_option("--key", a->key, "the custodian organisation's key file")->required();
   imp->add_option("--patient-key-out", a->patient_key_out,
@@ -213,7 +279,8 @@ CommandGroup g_fhir("fhir", [](CLI::App& app, ExitCode& rc) {
   imp->add_option("--concurrency", a->concurrency, "requests in flight (default 64)");
   imp->add_option("--batch", a->batch,
                   "records per request (default 32; 1: one request per record)");
-  imp->add_flag("--json", a->json, "end with one JSON object on stdout");
+  imp->add_flag("--json", a->json,
+                "end with one JSON object on stdout (one line per bundle, in the order given)");
   imp->add_flag("--fast-kdf", a->fast_kdf, "cheap Argon2id for the patient key (tests only)");
   defs_opt(imp);
   imp->callback([a, &rc] { rc = Import(*a); });

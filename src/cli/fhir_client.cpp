@@ -336,7 +336,8 @@ Result<ImportReport> ImportBundle(const fhir::Definitions& defs, const ImportOpt
   const crypto::KeyMaterial patient_key =
       crypto::KeyMaterial::Generate("patient " + patient_id, patient_id);
   auto key_text = std::async(std::launch::async, [&] {
-    return crypto::EncryptKeyFile(patient_key, o.patient_passphrase, o.patient_kdf);
+    return crypto::EncryptKeyFile(patient_key, o.patient_passphrase, o.patient_kdf,
+                                  o.patient_kdf_cache);
   });
 
   MC_ASSIGN_OR_RETURN(std::string text, ReadText(o.bundle_path));

@@ -52,6 +52,9 @@ struct ImportOptions {
   std::string patient_key_out;
   std::string patient_passphrase;
   crypto::KdfParams patient_kdf = crypto::KdfParams::Interactive();
+  // Shared by imports in one process that use the same passphrase: one
+  // Argon2id run for all their patient key files (crypto::KdfCache).
+  crypto::KdfCache* patient_kdf_cache = nullptr;
   unsigned concurrency = 64;  // requests in flight
   // Records per request (POST /v1/transactions/batch), up to ~1 MiB of
   // submissions; 1: one POST /v1/transactions per record.

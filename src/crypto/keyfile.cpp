@@ -6,9 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -357,8 +359,36 @@ PublicIdentity KeyMaterial::Identity() const {
 
 // ---- Encrypt / decrypt ----
 
+struct KdfCache::State {
+  std::mutex mu;
+  bool valid = false;
+  std::string passphrase;
+  KdfParams params;
+  Bytes salt;
+  std::array<uint8_t, kAeadKeySize> key{};
+
+  void Wipe() {
+    if (!passphrase.empty()) sodium_memzero(passphrase.data(), passphrase.size());
+    passphrase.clear();
+    sodium_memzero(key.data(), key.size());
+    valid = false;
+  }
+};
+
+KdfCache::KdfCache() : m_state(std::make_unique<State>()) {}
+
+KdfCache::~KdfCache() {
+  std::lock_guard lock(m_state->mu);
+  m_state->Wipe();
+}
+
 Result<std::string> EncryptKeyFile(const KeyMaterial& keys, std::string_view passphrase,
                                    const KdfParams& params) {
+  return EncryptKeyFile(keys, passphrase, params, nullptr);
+}
+
+Result<std::string> EncryptKeyFile(const KeyMaterial& keys, std::string_view passphrase,
+                                   const KdfParams& params, KdfCache* cache) {
   MC_RETURN_IF_ERROR(CheckPassphrase(passphrase));
   MC_RETURN_IF_ERROR(ValidateKdfParams(params));
   MC_RETURN_IF_ERROR(CheckText("label", keys.label, kMaxKeyLabelSize));
@@ -374,7 +404,7 @@ Result<std::string> EncryptKeyFile(const KeyMaterial& keys, std::string_view pas
 
   Bytes salt(kSaltSize);
   randombytes_buf(salt.data(), salt.size());
-  AeadNonce nonce = RandomNonce();
+  AeadNonce nonce = RandomNonce();  // always fresh, cache or not
 
   // The payload holds secrets: reserve its exact size so the encoder never
   // reallocates (which would leave an unwiped copy on the heap).
@@ -388,7 +418,24 @@ Result<std::string> EncryptKeyFile(const KeyMaterial& keys, std::string_view pas
 
   std::array<uint8_t, kAeadKeySize> file_key{};
   Wipe wipe_key(file_key.data(), file_key.size());
-  MC_RETURN_IF_ERROR(DeriveKey(passphrase, salt, params, file_key));
+  if (cache) {
+    KdfCache::State& c = *cache->m_state;
+    std::lock_guard lock(c.mu);
+    const bool same = c.valid && c.params == params && c.passphrase.size() == passphrase.size() &&
+                      sodium_memcmp(c.passphrase.data(), passphrase.data(), passphrase.size()) == 0;
+    if (!same) {
+      c.Wipe();
+      MC_RETURN_IF_ERROR(DeriveKey(passphrase, salt, params, c.key));
+      c.passphrase.assign(passphrase);
+      c.params = params;
+      c.salt = salt;
+      c.valid = true;
+    }
+    salt = c.salt;
+    file_key = c.key;
+  } else {
+    MC_RETURN_IF_ERROR(DeriveKey(passphrase, salt, params, file_key));
+  }
   MC_ASSIGN_OR_RETURN(AeadKey aead_key, AeadKey::FromBytes(file_key));
   MC_ASSIGN_OR_RETURN(Bytes ct, Encrypt(aead_key, nonce, AssociatedData(id, salt), payload));
 

@@ -21,6 +21,7 @@ import collections
 import glob
 import json
 import os
+import shutil
 import stat
 import sys
 import tempfile
@@ -253,6 +254,52 @@ def test_bundle_types(t, args, node, tmp):
                 f"the {kind} bundle round-trips ({d.stdout.strip()})", e.stderr + d.stdout)
 
 
+def test_several_bundles(t, args, node, tmp):
+    t.section("several bundles in one command")
+    bundles = sorted(glob.glob(os.path.join(args.testdata, "fhir", "synthea", "*.json")),
+                     key=os.path.getsize)[:2]
+    if not t.check(len(bundles) == 2, "two Synthea bundles"):
+        return
+    d = os.path.join(tmp, "several")
+    os.makedirs(d)
+    copies = []
+    for b in bundles:
+        copies.append(os.path.join(d, os.path.basename(b)))
+        shutil.copyfile(b, copies[-1])
+    before = node.tip()
+    p = cli(args, "fhir", "import", "--node", node.url, "--key", node.key("dev-hospital"),
+            "--bundle", copies[0], "--bundle", copies[1], "--patient-key-out",
+            os.path.join(d, "one.key"), "--json")
+    t.check(p.returncode == 2 and "single --bundle" in p.stderr and node.tip() == before
+            and not os.path.exists(os.path.join(d, "one.key")),
+            "--patient-key-out with two bundles: exit 2, nothing written", p.stderr)
+    # The default (interactive) Argon2id cost: the two key files share one run.
+    p = cli(args, "fhir", "import", "--node", node.url, "--key", node.key("dev-hospital"),
+            "--bundle", copies[0], "--bundle", copies[1], "--parallel", "2", "--json")
+    reports = [json.loads(ln) for ln in p.stdout.strip().splitlines() if ln.startswith("{")]
+    t.check(p.returncode == 0 and len(reports) == 2, "exit 0, one JSON line per bundle",
+            p.stdout[-500:] + p.stderr[-1500:])
+    if len(reports) != 2:
+        return
+    salts = []
+    for copy, report in zip(copies, reports):
+        with open(copy) as f:
+            entries = len(json.load(f)["entry"])
+        name = os.path.basename(copy).split("_")[0]
+        t.check(report["written"] == entries and report["refused"] == 0,
+                f"{name}: {entries} written, in the order the bundles were given", report)
+        key_out = copy + ".patient.key"
+        with open(key_out) as f:
+            salts.append(json.load(f)["kdf"]["salt"])
+        g = cli(args, "record", "get", "--node", node.url, "--key", key_out, "--patient",
+                report["patient"], "--type", "Patient", "--purpose", "self")
+        t.check(g.returncode == 0 and report["patient"] in g.stdout,
+                f"{name}: its key file (BUNDLE.patient.key) opens the patient's records",
+                g.stdout[-300:] + g.stderr[-300:])
+    t.check(reports[0]["patient"] != reports[1]["patient"], "two different patients")
+    t.check(salts[0] == salts[1], "the two key files share one Argon2id derivation (salt)")
+
+
 def main():
     args = mcutil.parse_args(__doc__)
     t = mcutil.Checker("fhir_import_test")
@@ -268,6 +315,7 @@ def main():
         test_round_trip(t, args, node, tmp, imported)
         test_bundle_types(t, args, node, tmp)
         test_refusals(t, args, node, tmp, args.testdata)
+        test_several_bundles(t, args, node, tmp)
     return t.finish()
 
 

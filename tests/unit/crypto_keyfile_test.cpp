@@ -71,6 +71,42 @@ TEST(KeyFile, RoundTripKeepsEveryKeyAndField) {
   EXPECT_NE(MakeFile(keys), text);
 }
 
+TEST(KeyFile, KdfCacheSharesTheSaltOnlyForTheSamePassphraseAndCost) {
+  KdfCache cache;
+  KeyMaterial a = KeyMaterial::Generate("a", "pat-a"), b = KeyMaterial::Generate("b", "pat-b");
+  auto field = [](const std::string& text, const char* obj, const char* key) {
+    return OJson::parse(text)[obj][key].get<std::string>();
+  };
+  auto fa = EncryptKeyFile(a, kPass, KdfParams::Minimum(), &cache);
+  auto fb = EncryptKeyFile(b, kPass, KdfParams::Minimum(), &cache);
+  ASSERT_TRUE(fa.ok() && fb.ok());
+  EXPECT_EQ(field(*fa, "kdf", "salt"), field(*fb, "kdf", "salt"));
+  EXPECT_NE(field(*fa, "cipher", "nonce"), field(*fb, "cipher", "nonce"));
+  for (const auto& [text, keys] : {std::pair{*fa, &a}, std::pair{*fb, &b}}) {
+    auto back = DecryptKeyFile(text, kPass);
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(ToBytes(back->signing.seed()), ToBytes(keys->signing.seed()));
+    EXPECT_EQ(DecryptKeyFile(text, "another passphrase").status().code(), Code::kUnauthenticated);
+  }
+  // Another passphrase (same length too) or another cost: a fresh salt.
+  auto fc = EncryptKeyFile(a, "correct horse battery stapLe", KdfParams::Minimum(), &cache);
+  ASSERT_TRUE(fc.ok());
+  EXPECT_NE(field(*fc, "kdf", "salt"), field(*fa, "kdf", "salt"));
+  EXPECT_TRUE(DecryptKeyFile(*fc, "correct horse battery stapLe").ok());
+  EXPECT_FALSE(DecryptKeyFile(*fc, kPass).ok());
+  KdfParams other = KdfParams::Minimum();
+  other.opslimit = 2;
+  auto fd = EncryptKeyFile(a, "correct horse battery stapLe", other, &cache);
+  ASSERT_TRUE(fd.ok());
+  EXPECT_NE(field(*fd, "kdf", "salt"), field(*fc, "kdf", "salt"));
+  EXPECT_TRUE(DecryptKeyFile(*fd, "correct horse battery stapLe").ok());
+  // Without a cache every file has its own salt.
+  EXPECT_NE(field(MakeFile(a), "kdf", "salt"), field(MakeFile(a), "kdf", "salt"));
+  // Bad input is refused before the cache is touched.
+  EXPECT_EQ(EncryptKeyFile(a, "", KdfParams::Minimum(), &cache).status().code(),
+            Code::kInvalidArgument);
+}
+
 TEST(KeyFile, RotatedKeysStillOpenOldWrappedKeys) {
   KeyMaterial keys = KeyMaterial::Generate();
   auto old_box = Seal(keys.encryption.public_key(), AsBytes("data key v1"));

@@ -33,6 +33,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -117,6 +118,33 @@ struct KeyMaterial {
 // characters, or too many previous keys.
 Result<std::string> EncryptKeyFile(const KeyMaterial& keys, std::string_view passphrase,
                                    const KdfParams& params = KdfParams::Interactive());
+
+// Remembers one Argon2id result of EncryptKeyFile (passphrase, cost, salt,
+// derived key) so that a process writing many key files under the same
+// passphrase — a bulk FHIR import, the facade escrowing patients' keys —
+// pays the KDF once instead of ~0.1 s per file. Those files share the salt
+// and the file key; each still has its own random 24-byte nonce. Sharing a
+// salt costs nothing here: files that share a passphrase fall together
+// anyway once it is guessed, and a guess against one salt is still one full
+// Argon2id run. A different passphrase or cost derives afresh (and replaces
+// the remembered one). Thread-safe; the secrets are wiped on destruction.
+class KdfCache {
+ public:
+  KdfCache();
+  ~KdfCache();
+  KdfCache(const KdfCache&) = delete;
+  KdfCache& operator=(const KdfCache&) = delete;
+
+ private:
+  friend Result<std::string> EncryptKeyFile(const KeyMaterial&, std::string_view, const KdfParams&,
+                                            KdfCache*);
+  struct State;
+  std::unique_ptr<State> m_state;
+};
+
+// EncryptKeyFile, reusing (or filling) `cache` when it is not null.
+Result<std::string> EncryptKeyFile(const KeyMaterial& keys, std::string_view passphrase,
+                                   const KdfParams& params, KdfCache* cache);
 
 // Decrypts key file text. Errors:
 //   InvalidArgument  malformed JSON, a missing/extra/ill-typed field (the
