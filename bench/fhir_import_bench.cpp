@@ -247,13 +247,10 @@ int main(int argc, char** argv) {
           for (const auto& [phase, secs] : r->phases) {
             if (phase == "records") submit_s = submit_s + secs;
             std::lock_guard lock(mu);
-            if (std::find_if(phase_s.begin(), phase_s.end(),
-                             [&](const auto& p) { return p.first == phase; }) == phase_s.end()) {
-              phase_s.emplace_back(phase, 0.0);
-            }
-            for (auto& p : phase_s) {
-              if (p.first == phase) p.second += secs;
-            }
+            auto it = std::find_if(phase_s.begin(), phase_s.end(),
+                                   [&](const auto& p) { return p.first == phase; });
+            if (it == phase_s.end()) it = phase_s.insert(it, {phase, 0.0});
+            it->second += secs;
           }
           submitted += r->written - 1;  // the Patient is written before the phase
           Imported im{r->patient, {}};

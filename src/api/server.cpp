@@ -163,10 +163,16 @@ Result<std::vector<Backend::BatchItem>> DecodeBatch(ByteView body) {
   return items;
 }
 
-Result<Submission> ParseSubmission(const Request& req) {
+// The request's media type: Content-Type without parameters ("; charset=...").
+std::string MediaType(const Request& req) {
   std::string ct = req.get_header_value("Content-Type");
   if (auto semi = ct.find(';'); semi != std::string::npos) ct.resize(semi);
   while (!ct.empty() && ct.back() == ' ') ct.pop_back();
+  return ct;
+}
+
+Result<Submission> ParseSubmission(const Request& req) {
+  const std::string ct = MediaType(req);
   Submission s;
   if (ct == "application/octet-stream") {
     MC_ASSIGN_OR_RETURN(s.tx, ledger::Transaction::Decode(AsBytes(req.body)));
@@ -198,9 +204,7 @@ Result<Submission> ParseSubmission(const Request& req) {
 }
 
 bool IsSupportedSubmissionType(const Request& req) {
-  std::string ct = req.get_header_value("Content-Type");
-  if (auto semi = ct.find(';'); semi != std::string::npos) ct.resize(semi);
-  while (!ct.empty() && ct.back() == ' ') ct.pop_back();
+  const std::string ct = MediaType(req);
   return ct == "application/octet-stream" || ct == "application/vnd.medchain.submission" ||
          ct == "application/json";
 }
@@ -293,9 +297,7 @@ class HttpServer final : public Server {
       SendJson(res, out->committed ? 200 : 202, SubmitOutcomeJson(*out));
     });
     h.Post("/v1/transactions/batch", [this](const Request& req, Response& res) {
-      std::string ct = req.get_header_value("Content-Type");
-      if (auto semi = ct.find(';'); semi != std::string::npos) ct.resize(semi);
-      if (ct != "application/vnd.medchain.batch") {
+      if (MediaType(req) != "application/vnd.medchain.batch") {
         return SendError(res, 415, "invalid_argument",
                          "Content-Type must be application/vnd.medchain.batch");
       }

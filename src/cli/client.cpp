@@ -13,6 +13,7 @@
 
 #include "cli/command.h"
 #include "medchain/api/read_response.h"
+#include "medchain/api/server.h"
 #include "medchain/crypto/init.h"
 
 namespace medchain::cli {
@@ -137,6 +138,14 @@ Result<api::ReadOutcome> NodeClient::ReadRecords(const ledger::Transaction& requ
   if (res->status >= 300) return Decode(res->status, res->body).status();
   m_last_status = res->status;
   return api::DecodeReadResponse(AsBytes(res->body));
+}
+
+Status CheckBatchSize(unsigned batch) {
+  if (batch == 0 || batch > api::kMaxBatchSubmissions) {
+    return Status::InvalidArgument("--batch must be between 1 and " +
+                                   std::to_string(api::kMaxBatchSubmissions));
+  }
+  return Status::Ok();
 }
 
 Result<crypto::KeyMaterial> LoadKey(const std::string& path) {

@@ -59,6 +59,10 @@ class NodeClient {
 // Maps an API error code ("not_found") and message back to a Status.
 Status StatusFromApi(std::string_view code, std::string message);
 
+// InvalidArgument unless 1 <= batch <= api::kMaxBatchSubmissions (the
+// --batch flags of the commands that submit in batches).
+Status CheckBatchSize(unsigned batch);
+
 // Loads a key file, asking for its passphrase ($MEDCHAIN_PASSPHRASE or a prompt).
 Result<crypto::KeyMaterial> LoadKey(const std::string& path);
 

@@ -64,7 +64,6 @@
 
 #include "cli/client.h"
 #include "cli/command.h"
-#include "medchain/api/server.h"
 #include "medchain/core/sha256.h"
 #include "medchain/crypto/init.h"
 
@@ -249,14 +248,16 @@ std::string ResultCode(const Json& outcome) {
   return code != it->end() && code->is_string() ? code->get<std::string>() : "";
 }
 
-// The body of POST /v1/transactions/batch: version 1, a count, then each
-// submission envelope with its length (docs/api.md).
-std::string BatchBody(const std::vector<std::string>& envelopes, uint64_t first, uint64_t count) {
+// The body of POST /v1/transactions/batch carrying envelopes[i] for each i
+// in `which`: version 1, a count, then each envelope with its length
+// (docs/api.md).
+std::string BatchBody(const std::vector<std::string>& envelopes,
+                      const std::vector<uint64_t>& which) {
   size_t size = 8;
-  for (uint64_t i = first; i < first + count; ++i) size += envelopes[i].size() + 4;
+  for (uint64_t i : which) size += envelopes[i].size() + 4;
   Encoder e(size);
-  e.U8(1).U32(static_cast<uint32_t>(count));
-  for (uint64_t i = first; i < first + count; ++i) e.Var(AsBytes(envelopes[i]));
+  e.U8(1).U32(static_cast<uint32_t>(which.size()));
+  for (uint64_t i : which) e.Var(AsBytes(envelopes[i]));
   return std::string(AsString(e.buffer()));
 }
 
@@ -275,12 +276,9 @@ void SubmitBatchWithRetry(BenchClient& client, const std::vector<std::string>& e
   auto backoff = std::chrono::milliseconds(20);
   std::string last_error;
   while (!pending.empty()) {
-    std::vector<std::string> subset;
-    subset.reserve(pending.size());
-    for (uint64_t i : pending) subset.push_back(envelopes[i]);
     int status = 0;
     std::string error;
-    Json j = client.SubmitBatch(BatchBody(subset, 0, subset.size()), status, error);
+    Json j = client.SubmitBatch(BatchBody(envelopes, pending), status, error);
     auto results = j.is_object() ? j.find("results") : j.end();
     std::vector<uint64_t> again;
     if (status == 200 && results != j.end() && results->is_array() &&
@@ -349,10 +347,7 @@ int RunBenchSubmit(const BenchArgs& a) {
     return Fail("--concurrency must be between 1 and 4096", kExitUsage);
   }
   if (a.rate < 0 || !std::isfinite(a.rate)) return Fail("--rate must be positive", kExitUsage);
-  if (a.batch == 0 || a.batch > api::kMaxBatchSubmissions) {
-    return Fail("--batch must be between 1 and " + std::to_string(api::kMaxBatchSubmissions),
-                kExitUsage);
-  }
+  if (Status s = CheckBatchSize(a.batch); !s.ok()) return Fail(s.message(), kExitUsage);
   AckFile acks;
   if (!a.ack_file.empty() && !acks.Open(a.ack_file)) {
     return Fail("cannot open --ack-file " + a.ack_file, kExitUsage);

@@ -16,7 +16,6 @@
 #include "cli/client.h"
 #include "cli/command.h"
 #include "cli/fhir_client.h"
-#include "medchain/api/server.h"
 #include "medchain/fhir/outcome.h"
 #include "medchain/fhir/validate.h"
 
@@ -92,10 +91,7 @@ int Import(const FhirArgs& a) {
         "bundles write BUNDLE.patient.key each)",
         kExitUsage);
   }
-  if (a.batch == 0 || a.batch > api::kMaxBatchSubmissions) {
-    return Fail("--batch must be between 1 and " + std::to_string(api::kMaxBatchSubmissions),
-                kExitUsage);
-  }
+  if (Status s = CheckBatchSize(a.batch); !s.ok()) return Fail(s.message(), kExitUsage);
   // The definitions load (~0.25 s) while the key file's Argon2id runs.
   auto loading = std::async(std::launch::async, [&] { return LoadFhirDefinitions(a.definitions); });
   auto key = LoadKey(a.key);

@@ -83,17 +83,22 @@ bool Retryable(const Status& s) {
          s.code() == Code::kResourceExhausted;
 }
 
-// Submits with ?wait=commit, retrying the same bytes (submission is
-// idempotent, docs/api.md) while the node is busy or restarting.
-Result<Json> SubmitRetrying(NodeClient& node, const ledger::Transaction& tx,
-                            const ledger::Sidecar* sidecar) {
+// Sends (`send()`: a submission or a batch with ?wait=commit) again with the
+// same bytes while the node is busy or restarting: submission is idempotent
+// (docs/api.md). Up to 9 attempts, backing off from 50 ms to 1 s.
+Result<Json> Retrying(const std::function<Result<Json>()>& send) {
   auto delay = std::chrono::milliseconds(50);
   for (int attempt = 0;; ++attempt) {
-    auto out = node.Submit(tx, sidecar, true);
+    auto out = send();
     if (out.ok() || !Retryable(out.status()) || attempt == 8) return out;
     std::this_thread::sleep_for(delay);
     delay = std::min(delay * 2, std::chrono::milliseconds(1000));
   }
+}
+
+Result<Json> SubmitRetrying(NodeClient& node, const ledger::Transaction& tx,
+                            const ledger::Sidecar* sidecar) {
+  return Retrying([&] { return node.Submit(tx, sidecar, true); });
 }
 
 std::string ResultReason(const Json& outcome) {
@@ -236,21 +241,16 @@ std::string WriteOne(NodeClient& node, const crypto::KeyMaterial& key, Recipient
 // ("" when written) per record. A record the node could not take yet (busy,
 // a leader change) or that must be sealed again (a grant appeared) goes
 // through WriteOne, which retries.
+// `writes` pairs each prepared record with its bundle entry (the index into
+// `types` and `bundle.entries`).
 std::vector<std::string> WriteBatch(NodeClient& node, const crypto::KeyMaterial& key,
                                     RecipientCache& recipients, const std::string& patient,
                                     const std::vector<std::string>& types,
-                                    const std::vector<const Json*>& resources,
-                                    std::vector<PreparedWrite>& writes) {
+                                    const fhir::Bundle& bundle,
+                                    std::vector<std::pair<size_t, PreparedWrite>>& writes) {
   std::vector<std::pair<const ledger::Transaction*, const ledger::Sidecar*>> items;
-  for (const auto& w : writes) items.emplace_back(w.tx.get(), &w.sidecar);
-  Result<Json> out = Status::Unavailable("not sent");
-  auto delay = std::chrono::milliseconds(50);
-  for (int attempt = 0;; ++attempt) {
-    out = node.SubmitBatch(items, true);
-    if (out.ok() || !Retryable(out.status()) || attempt == 8) break;
-    std::this_thread::sleep_for(delay);
-    delay = std::min(delay * 2, std::chrono::milliseconds(1000));
-  }
+  for (const auto& [entry, w] : writes) items.emplace_back(w.tx.get(), &w.sidecar);
+  Result<Json> out = Retrying([&] { return node.SubmitBatch(items, true); });
   std::vector<std::string> refusals(writes.size());
   const Json* results = out.ok() && out->contains("results") ? &(*out)["results"] : nullptr;
   if (!results || !results->is_array() || results->size() != writes.size()) {
@@ -261,6 +261,9 @@ std::vector<std::string> WriteBatch(NodeClient& node, const crypto::KeyMaterial&
   }
   for (size_t k = 0; k < writes.size(); ++k) {
     const Json& r = (*results)[k];
+    const size_t entry = writes[k].first;
+    const std::string& type = types[entry];
+    const Json& resource = bundle.entries[entry].resource;
     if (r.value("status", "") == "committed") {
       if (ResultOk(r)) continue;
       std::string reason = ResultReason(r);
@@ -268,14 +271,14 @@ std::vector<std::string> WriteBatch(NodeClient& node, const crypto::KeyMaterial&
         refusals[k] = "the ledger refused it (" + reason + ")";
         continue;
       }
-      recipients.Invalidate(types[k]);  // a grant appeared meanwhile: seal again
-      refusals[k] = WriteOne(node, key, recipients, patient, types[k], *resources[k]);
+      recipients.Invalidate(type);  // a grant appeared meanwhile: seal again
+      refusals[k] = WriteOne(node, key, recipients, patient, type, resource);
       continue;
     }
     int status = r.value("http_status", 500);
     if (status == 429 || status == 503 || status == 504) {
       refusals[k] =
-          WriteOne(node, key, recipients, patient, types[k], *resources[k], std::move(writes[k]));
+          WriteOne(node, key, recipients, patient, type, resource, std::move(writes[k].second));
       continue;
     }
     refusals[k] = "the node: " + r.value("error", std::string("error")) + ": " +
@@ -527,20 +530,13 @@ Result<ImportReport> ImportBundle(const fhir::Definitions& defs, const ImportOpt
       return;
     }
     // Records sealed one by one, sent when `batch` of them or ~1 MiB.
-    std::vector<size_t> entries;
-    std::vector<std::string> batch_types;
-    std::vector<const Json*> resources;
-    std::vector<PreparedWrite> writes;
+    std::vector<std::pair<size_t, PreparedWrite>> writes;  // (entry, record)
     size_t bytes = 0;
     auto flush = [&] {
       if (writes.empty()) return;
-      auto refusals =
-          WriteBatch(c, *o.custodian, recipients, patient_id, batch_types, resources, writes);
-      for (size_t k = 0; k < entries.size(); ++k) refusal[entries[k]] = std::move(refusals[k]);
-      done += entries.size();
-      entries.clear();
-      batch_types.clear();
-      resources.clear();
+      auto refusals = WriteBatch(c, *o.custodian, recipients, patient_id, types, bundle, writes);
+      for (size_t k = 0; k < writes.size(); ++k) refusal[writes[k].first] = std::move(refusals[k]);
+      done += writes.size();
       writes.clear();
       bytes = 0;
     };
@@ -559,10 +555,7 @@ Result<ImportReport> ImportBundle(const fhir::Definitions& defs, const ImportOpt
         w = std::move(*p);
       }
       bytes += w->tx->bytes().size() + w->sidecar.ciphertext.size() + 256;
-      entries.push_back(i);
-      batch_types.push_back(types[i]);
-      resources.push_back(&bundle.entries[i].resource);
-      writes.push_back(std::move(*w));
+      writes.emplace_back(i, std::move(*w));
       if (writes.size() >= batch || bytes >= kBatchBytes) flush();
     }
     flush();

@@ -269,6 +269,7 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   std::vector<Result<api::SubmitOutcome>> SubmitBatch(std::vector<BatchItem> items,
                                                       bool wait) override;
   Result<api::SubmitOutcome> WaitCommitted(const Hash& id) override;
+  Result<api::SubmitOutcome> WaitCommitted(const Hash& id, Clock::time_point deadline);
   Result<api::ReadOutcome> Read(TransactionRef request) override;
   std::string Metrics() const override;
   Status Health() const override;
@@ -600,12 +601,16 @@ Result<api::SubmitOutcome> NodeImpl::Wait(const Hash& id, std::shared_ptr<Waiter
 }
 
 Result<api::SubmitOutcome> NodeImpl::WaitCommitted(const Hash& id) {
+  return WaitCommitted(id, Clock::now() + std::chrono::milliseconds(m_config.wait_timeout_ms));
+}
+
+Result<api::SubmitOutcome> NodeImpl::WaitCommitted(const Hash& id, Clock::time_point deadline) {
   auto w = m_waiters.Register(id);
   if (auto c = CommittedOutcome(id)) {
     m_waiters.Unregister(id, w);
     return *c;
   }
-  return Wait(id, w);
+  return Wait(id, w, deadline);
 }
 
 Result<api::SubmitOutcome> NodeImpl::Submit(TransactionRef tx,
@@ -635,13 +640,7 @@ std::vector<Result<api::SubmitOutcome>> NodeImpl::SubmitBatch(std::vector<BatchI
       // Committed before, or forwarded to the leader (which may answer
       // "committed" before this node applied the block): answer once this
       // node applied it, so a read here sees the write.
-      auto w = m_waiters.Register(id);
-      if (auto c = CommittedOutcome(id)) {
-        m_waiters.Unregister(id, w);
-        out[i] = *c;
-      } else {
-        out[i] = Wait(id, w, deadline);
-      }
+      out[i] = WaitCommitted(id, deadline);
     }
   }
   return out;

@@ -54,8 +54,8 @@ def files_containing(root, needles):
 
 
 class Story:
-    def __init__(self, args, node, tmp, t):
-        self.bin, self.node, self.tmp, self.t = args.bin_dir, node, tmp, t
+    def __init__(self, args, node, tmp):
+        self.bin, self.node, self.tmp = args.bin_dir, node, tmp
 
     def run(self, *args):
         """A command against the node (--node appended to the subcommand)."""
@@ -84,7 +84,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="medchain-story-") as tmp, \
             mcutil.DevNode(args.bin_dir, keep=args.keep) as node:
         print(f"medchaind --dev at {node.url}, data in {node.data_dir}", flush=True)
-        s = Story(args, node, tmp, t)
+        s = Story(args, node, tmp)
         hospital = node.key("dev-hospital")
         marker_obs = "PLAINTEXT-OBS-" + os.urandom(8).hex()
         marker_cond = "PLAINTEXT-COND-" + os.urandom(8).hex()
