@@ -6,12 +6,16 @@
 //
 // SIGTERM or SIGINT stops it cleanly.
 #include <sodium.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -67,8 +71,9 @@ Status EnableDevFhir(const std::string& dir, node::NodeConfig& config, std::stri
   }
   MC_ASSIGN_OR_RETURN(config.fhir_token, DevFhirToken(dir));
   config.fhir_definitions = defs->string();
-  note = config.public_url + "/fhir/r4 (Authorization: Bearer " + config.fhir_token + ", also in " +
-         (fs::path(dir) / "fhir-token").string() + ")";
+  // The token itself is not printed: the banner ends up in logs.
+  note = config.public_url + "/fhir/r4 (Authorization: Bearer <the token in " +
+         (fs::path(dir) / "fhir-token").string() + ">)";
   return Status::Ok();
 }
 
@@ -92,6 +97,19 @@ Result<node::NodeConfig> DevConfig(const std::string& dir, const std::string& li
   config.listen = listen;
   config.public_url = "http://" + listen;
   return config;
+}
+
+// A node's memory holds decrypted keys, bearer tokens and (with the FHIR
+// facade) record plaintext: no core file unless the operator asks for one
+// with MEDCHAIN_CORE_DUMPS=1. Everything the node writes is its own alone
+// (folders 0700, files 0600).
+void ProtectProcess() {
+  ::umask(077);
+  const char* dumps = std::getenv("MEDCHAIN_CORE_DUMPS");
+  if (dumps != nullptr && std::string_view(dumps) == "1") return;
+  struct rlimit none {};
+  ::setrlimit(RLIMIT_CORE, &none);
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 }  // namespace
@@ -124,6 +142,7 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
+  ProtectProcess();
   crypto::Init();
   auto config = dev ? DevConfig(data_dir, listen) : node::LoadConfig(config_path);
   if (!config.ok()) {

@@ -158,14 +158,50 @@ Json KeyRefsToJson(const std::vector<KeyRef>& keys) {
 
 }  // namespace
 
+namespace {
+
+// The deepest nesting of arrays and objects in text, counted without parsing
+// (brackets inside strings do not count). Stops counting past limit + 1, so
+// a hostile body costs one pass and no memory.
+size_t NestingDepth(std::string_view text, size_t limit) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > deepest) deepest = depth;
+      if (deepest > limit) return deepest;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+}  // namespace
+
 Result<Json> ParseJson(std::string_view text, std::string_view what) {
+  if (NestingDepth(text, kMaxJsonDepth) > kMaxJsonDepth) {
+    return Status::InvalidArgument(std::string(what) + ": JSON nested deeper than " +
+                                   std::to_string(kMaxJsonDepth) + " levels");
+  }
   Json j = Json::parse(text, nullptr, false);
   if (j.is_discarded()) {
-    // Parse again for the position (exceptions only on this error path).
+    // Parse again for the position (exceptions only on this error path). A
+    // number that does not fit a double (1e400, 100,000 digits) is an
+    // out_of_range error, not a parse_error: both are the client's fault.
     try {
       Json again = Json::parse(text);
       (void)again;
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {
       return Status::InvalidArgument(std::string(what) + ": not valid JSON (" + e.what() + ")");
     }
     return Status::InvalidArgument(std::string(what) + ": not valid JSON");

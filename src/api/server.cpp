@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <httplib.h>
+#include <spdlog/spdlog.h>
 
 #include "api/fhir_facade.h"
 #include "medchain/api/json.h"
@@ -55,7 +56,9 @@ int HttpStatus(Code code) {
 
 void SendJson(Response& res, int status, const Json& j) {
   res.status = status;
-  res.set_content(j.dump(), "application/json");
+  // Strings here can carry bytes a client sent (a path, a parser's excerpt of
+  // a body): invalid UTF-8 becomes U+FFFD instead of an exception.
+  res.set_content(j.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
 }
 
 void SendError(Response& res, int status, std::string_view code, const std::string& message) {
@@ -234,28 +237,33 @@ class HttpServer final : public Server {
       httplib::default_socket_options(sock);
       m_listen_fd = sock;
     });
-    m_http.set_exception_handler([](const Request&, Response& res, std::exception_ptr ep) {
-      std::string what = "unexpected error";
+    // The last resort for a handler that threw: a generic 500. The exception's
+    // text is neither sent nor logged, since it may quote request data.
+    m_http.set_exception_handler([](const Request& req, Response& res,
+                                    std::exception_ptr) noexcept {
       try {
-        std::rethrow_exception(ep);
-      } catch (const std::exception& e) {
-        what = e.what();
+        spdlog::error("api: a handler for {} failed unexpectedly", req.method);
+        res.status = 500;
+        res.set_content(R"({"error":"internal","message":"internal error"})", "application/json");
       } catch (...) {
       }
-      SendError(res, 500, "internal", what);
     });
-    m_http.set_error_handler([this](const Request& req, Response& res) {
+    m_http.set_error_handler([this](const Request& req, Response& res) noexcept {
       if (!res.body.empty()) return;
-      if (res.status == 413) {
-        SendError(res, 413, "resource_exhausted",
-                  "request body exceeds the limit of " + std::to_string(m_options.max_body_bytes) +
-                      " bytes");
-      } else if (res.status == 404) {
-        SendError(res, 404, "not_found", "no such endpoint: " + req.method + " " + req.path);
-      } else if (res.status == 405) {
-        SendError(res, 405, "invalid_argument", "method not allowed");
-      } else {
-        SendError(res, res.status, "invalid_argument", "bad request");
+      try {
+        if (res.status == 413) {
+          SendError(res, 413, "resource_exhausted",
+                    "request body exceeds the limit of " +
+                        std::to_string(m_options.max_body_bytes) + " bytes");
+        } else if (res.status == 404) {
+          SendError(res, 404, "not_found", "no such endpoint: " + req.method + " " + req.path);
+        } else if (res.status == 405) {
+          SendError(res, 405, "invalid_argument", "method not allowed");
+        } else {
+          SendError(res, res.status, "invalid_argument", "bad request");
+        }
+      } catch (...) {
+        res.set_content(R"({"error":"internal","message":"internal error"})", "application/json");
       }
     });
     int port = m_options.port;

@@ -1,5 +1,7 @@
 // Copyright (c) medchain developers.
 // medchain: the command-line tool. Commands live in cmd_*.cpp files.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -30,6 +32,8 @@ int Fail(const std::string& msg, int code) {
 
 int main(int argc, char** argv) {
   using namespace medchain::cli;
+  // Key files, genesis folders and exported records are the user's alone.
+  ::umask(077);
   CLI::App app{"medchain: permissioned ledger for health records"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "medchain 0.1.0");

@@ -265,6 +265,24 @@ Status InitNetwork(const InitOptions& o) {
       (!o.raft_ports.empty() && o.raft_ports.size() != o.nodes)) {
     return Status::InvalidArgument("give exactly one API and one Raft port per node");
   }
+  // Node k's ports (1-based); every one is checked before anything is written,
+  // so a base port near 65535 cannot put an impossible address in the genesis.
+  auto api_port_of = [&](unsigned k) -> long {
+    return o.api_ports.empty() ? static_cast<long>(o.base_port) + k - 1 : o.api_ports[k - 1];
+  };
+  auto raft_port_of = [&](unsigned k) -> long {
+    return o.raft_ports.empty() ? static_cast<long>(o.raft_base_port) + k - 1
+                                : o.raft_ports[k - 1];
+  };
+  for (unsigned k = 1; k <= o.nodes; ++k) {
+    for (auto [what, port] : {std::pair{"API", api_port_of(k)}, {"Raft", raft_port_of(k)}}) {
+      if (port < 1 || port > 65535) {
+        return Status::InvalidArgument(std::string(what) + " port of node " + std::to_string(k) +
+                                       " would be " + std::to_string(port) +
+                                       ", outside 1..65535: choose lower base ports");
+      }
+    }
+  }
   std::error_code ec;
   fs::create_directories(dir / "keys", ec);
   if (ec) return Status::IOError("cannot create " + (dir / "keys").string() + ": " + ec.message());
@@ -306,10 +324,8 @@ Status InitNetwork(const InitOptions& o) {
         auto r, make(id, ledger::Role::kNode, o.organisations[0], "node " + std::to_string(k)));
     NodeConfig c;
     c.node_id = id;
-    const int api_port =
-        o.api_ports.empty() ? o.base_port + static_cast<int>(k) - 1 : o.api_ports[k - 1];
-    const int raft_port =
-        o.raft_ports.empty() ? o.raft_base_port + static_cast<int>(k) - 1 : o.raft_ports[k - 1];
+    const long api_port = api_port_of(k);
+    const long raft_port = raft_port_of(k);
     c.listen = o.host + ":" + std::to_string(api_port);
     c.public_url = "http://" + c.listen;
     r.node = ledger::NodeInfo{k, o.host + ":" + std::to_string(raft_port), c.public_url};
@@ -325,12 +341,12 @@ Status InitNetwork(const InitOptions& o) {
   // Through the codec's rules before anything depends on it.
   auto checked = ledger::DecodeBody<ledger::Genesis>(ledger::EncodeBody(g), "genesis");
   if (!checked.ok()) return checked.status();
-  MC_RETURN_IF_ERROR(WriteText(dir / "genesis.json", api::GenesisToJson(g).dump(2) + "\n", 0644));
+  MC_RETURN_IF_ERROR(WriteText(dir / "genesis.json", api::GenesisToJson(g).dump(2) + "\n", 0600));
   MC_RETURN_IF_ERROR(WriteText(dir / "passphrase", o.passphrase + "\n", 0600));
   for (unsigned k = 1; k <= o.nodes; ++k) {
     fs::path nd = dir / ("node" + std::to_string(k));
     MC_RETURN_IF_ERROR(
-        WriteText(nd / "medchaind.toml", FormatConfig(configs[k - 1], "../passphrase"), 0644));
+        WriteText(nd / "medchaind.toml", FormatConfig(configs[k - 1], "../passphrase"), 0600));
   }
   return Status::Ok();
 }

@@ -410,6 +410,14 @@ Status NodeImpl::Init() {
   std::error_code ec;
   fs::create_directories(m_config.data_dir, ec);
   if (ec) return Status::IOError("cannot create " + m_config.data_dir + ": " + ec.message());
+  // The data folder holds patients' ciphertexts and the audit trail: no one
+  // but the node's user may list or read it (docs/operations.md).
+  const auto perms = fs::status(m_config.data_dir, ec).permissions();
+  if (!ec && (perms & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none) {
+    fs::permissions(m_config.data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+    if (ec) return Status::IOError("cannot make " + m_config.data_dir + " private: " + ec.message());
+    spdlog::warn("data folder {} was readable by others: now 0700", m_config.data_dir);
+  }
   store::StoreOptions so;
   so.path = (fs::path(m_config.data_dir) / "ledger").string();
   so.sync = m_config.sync;

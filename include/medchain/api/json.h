@@ -40,7 +40,12 @@ Json RecordVersionToJson(const ledger::RecordVersion& v);
 Json GrantToJson(const ledger::GrantState& g, uint64_t now_ms);
 Json AuditToJson(const ledger::AuditEntry& a);
 
-// Parses text as JSON: InvalidArgument with the parser's position on error.
+// The deepest nesting of arrays and objects ParseJson accepts (as the FHIR
+// facade's limit): a deeper body is refused before the parser allocates.
+inline constexpr size_t kMaxJsonDepth = 64;
+
+// Parses text as JSON: InvalidArgument with the parser's position on error,
+// for a number that does not fit a double, and for nesting past kMaxJsonDepth.
 Result<Json> ParseJson(std::string_view text, std::string_view what);
 
 }  // namespace medchain::api
