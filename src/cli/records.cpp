@@ -204,9 +204,9 @@ Result<Json> SubmitGrant(NodeClient& node, const crypto::KeyMaterial& key, const
     sorted_sc.keys.push_back(sc.keys[i]);
   }
   sorted.keys_hash = sorted_sc.KeysHash();
-  MC_ASSIGN_OR_RETURN(auto checked,
-                      ledger::DecodeBody<ledger::Grant>(ledger::EncodeBody(sorted), "grant"));
-  (void)checked;
+  // Through the codec's rules before it is signed.
+  MC_RETURN_IF_ERROR(
+      ledger::DecodeBody<ledger::Grant>(ledger::EncodeBody(sorted), "grant").status());
   return node.Submit(*MakeTx(key, ledger::TxType::kGrant, ledger::EncodeBody(sorted)), &sorted_sc,
                      true);
 }

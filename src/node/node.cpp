@@ -315,6 +315,9 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   store::ApplyOutcome::Kind ApplyProposal(const Proposal& p, uint64_t index,
                                           bool from_peer = false);
   void Halt(const std::string& why);
+  // Stores the Raft index applied last; a node that cannot (a failing disk)
+  // halts rather than replay entries it already applied. False if it halted.
+  bool RecordApplied(uint64_t index);
   // Fetches and applies blocks from peers until the tip reaches `target`.
   // Retries unreachable peers until `deadline` (none: until the node stops).
   Status CatchUp(uint64_t target, std::optional<Clock::time_point> deadline = std::nullopt);
@@ -1076,6 +1079,12 @@ void NodeImpl::Halt(const std::string& why) {
   m_flight_cv.notify_all();
 }
 
+bool NodeImpl::RecordApplied(uint64_t index) {
+  Status s = m_store->SetAppliedIndex(index);
+  if (!s.ok()) Halt("cannot record Raft index " + std::to_string(index) + ": " + s.ToString());
+  return s.ok();
+}
+
 store::ApplyOutcome::Kind NodeImpl::ApplyProposal(const Proposal& proposal, uint64_t index,
                                                   bool from_peer) {
   using Kind = store::ApplyOutcome::Kind;
@@ -1105,7 +1114,9 @@ store::ApplyOutcome::Kind NodeImpl::ApplyProposal(const Proposal& proposal, uint
     if (have.ok() && *have) {
       auto b = ledger::Block::Decode(**have);
       if (b.ok() && b->hash() == proposal.block.hash()) {
-        if (index != 0 && index > m_store->AppliedIndex()) (void)m_store->SetAppliedIndex(index);
+        if (index != 0 && index > m_store->AppliedIndex()) {
+          if (!RecordApplied(index)) return Kind::kInvalid;
+        }
         return Kind::kApplied;
       }
     }
@@ -1152,7 +1163,7 @@ store::ApplyOutcome::Kind NodeImpl::ApplyProposal(const Proposal& proposal, uint
     }
     m_stale++;
     spdlog::warn("skipped stale proposal: {}", o.reason);
-    if (index != 0) (void)m_store->SetAppliedIndex(index);
+    if (index != 0 && !RecordApplied(index)) return Kind::kInvalid;
     return Kind::kStale;
   }
   if (o.kind == Kind::kInvalid) {
@@ -1258,7 +1269,7 @@ void NodeImpl::Restore(uint64_t index, uint64_t, ByteView snapshot) {
          std::to_string(s->height) + " but this node's chain has a different one");
     return;
   }
-  (void)m_store->SetAppliedIndex(index);
+  if (!RecordApplied(index)) return;
   spdlog::info("restore: done, caught up from height {} to {} in {:.1f} s (Raft index {})", from,
                m_store->GetTip().height,
                std::chrono::duration<double>(Clock::now() - start).count(), index);

@@ -111,6 +111,15 @@ namespace {
 
 class RocksStore;
 
+// A failing disk under the state. Treating a value as absent, or a scan as
+// complete, could make this node decide a transaction differently from every
+// other node: stop instead (the node restarts on a good disk, and Raft
+// replays what was not applied).
+[[noreturn]] void FatalStateReadError(const Status& s) {
+  std::fprintf(stderr, "medchain: fatal: state read failed: %s\n", s.ToString().c_str());
+  std::abort();
+}
+
 class RocksStateReader final : public ledger::StateReader {
  public:
   explicit RocksStateReader(const RocksStore& store) : m_store(store) {}
@@ -438,12 +447,7 @@ class RocksStore final : public Store {
 
 std::optional<Bytes> RocksStateReader::Get(std::string_view key) const {
   auto r = m_store.GetRaw(kState, key);
-  if (!r.ok()) {
-    // A failing disk. Treating the value as absent could make this node
-    // decide a transaction differently from every other node: stop instead.
-    std::fprintf(stderr, "medchain: fatal: state read failed: %s\n", r.status().ToString().c_str());
-    std::abort();
-  }
+  if (!r.ok()) FatalStateReadError(r.status());
   return *r;
 }
 
@@ -462,8 +466,11 @@ void RocksStateReader::Scan(std::string_view prefix,
   std::unique_ptr<rocksdb::Iterator> it(m_store.db()->NewIterator(ro, m_store.cf(kState)));
   for (it->Seek(ToSlice(AsBytes(prefix))); it->Valid(); it->Next()) {
     if (!it->key().starts_with(ToSlice(AsBytes(prefix)))) break;
-    if (!fn(std::string_view(it->key().data(), it->key().size()), FromSlice(it->value()))) break;
+    if (!fn(std::string_view(it->key().data(), it->key().size()), FromSlice(it->value()))) return;
   }
+  // The loop also ends when a read fails: a truncated scan (a patient's
+  // grants cut short) would decide a transaction differently from the peers.
+  if (!it->status().ok()) FatalStateReadError(FromRocks(it->status(), "state scan"));
 }
 
 std::optional<Hash> RocksNodeReader::GetNode(uint32_t level, uint64_t index) const {

@@ -37,7 +37,7 @@ enum class Code : int {
 // Stable lower_snake name of a code, used as the "error" field of API errors.
 std::string_view CodeName(Code code);
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
 
@@ -82,7 +82,7 @@ class Status {
 
 // A value of type T, or the reason there is none.
 template <class T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : m_v(std::move(value)) {}  // NOLINT(google-explicit-constructor)
   Result(Status status) : m_v(std::move(status)) {  // NOLINT(google-explicit-constructor)
