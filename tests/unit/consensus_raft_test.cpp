@@ -1,12 +1,15 @@
 // Copyright (c) medchain developers.
 // RaftNode against real libraft: libuv disk I/O in a fresh temp dir per test,
-// the TCP transport on 127.0.0.1 with OS-chosen ports, short timeouts.
+// the TCP transport on 127.0.0.1 with ports from testing::FreePort
+// (port_util.h: no race between parallel tests), short timeouts.
 //
 // RecordingMachine is the reference state machine: it appends every entry to
 // a file (its "durable applied index"), skips replays, and folds every entry
 // into a hash chain, so two machines that applied the same sequence hold the
 // same chain digest even when one of them got part of it as a snapshot.
 #include <gtest/gtest.h>
+
+#include "port_util.h"
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -32,6 +35,8 @@
 namespace medchain::consensus {
 namespace {
 
+using medchain::testing::FreePort;
+
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
@@ -46,27 +51,6 @@ bool WaitUntil(F cond, std::chrono::milliseconds timeout = 15s) {
   return true;
 }
 
-// A loopback port nobody listens on right now, never handed out twice.
-int FreePort() {
-  static std::mutex mu;
-  static std::set<int> used;
-  std::lock_guard<std::mutex> l(mu);
-  for (;;) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      close(fd);
-      continue;
-    }
-    socklen_t len = sizeof(addr);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    close(fd);
-    int port = ntohs(addr.sin_port);
-    if (used.insert(port).second) return port;
-  }
-}
 
 // ---------------------------------------------------------------------------
 struct Record {

@@ -3,6 +3,8 @@
 // The control case shows that libraft's stock TCP transport leaves Nagle on,
 // i.e. that the check below can fail.
 #include <gtest/gtest.h>
+
+#include "port_util.h"
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -22,18 +24,8 @@ extern "C" {
 namespace medchain::consensus {
 namespace {
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+using medchain::testing::FreePort;
+
 
 // -1 if the option cannot be read.
 int NoDelayOf(uv_stream_s* stream) {

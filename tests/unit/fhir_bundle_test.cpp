@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 
+#include "fhir_test_util.h"
 #include "medchain/fhir/bundle.h"
 #include "medchain/fhir/references.h"
 #include "medchain/fhir/validate.h"
@@ -67,7 +68,7 @@ class FhirBundle : public ::testing::Test {
   }
   static void TearDownTestSuite() { s_defs.reset(); }
   void SetUp() override {
-    if (!s_defs) GTEST_SKIP() << "FHIR definitions not installed: run scripts/fhir-definitions.sh";
+    MEDCHAIN_NEED_FHIR_DEFINITIONS(s_defs);
   }
   const Definitions& defs() const { return *s_defs; }
   static inline std::shared_ptr<const Definitions> s_defs;

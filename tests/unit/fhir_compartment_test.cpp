@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 
+#include "fhir_test_util.h"
 #include "medchain/fhir/bundle.h"
 #include "medchain/fhir/compartment.h"
 
@@ -40,7 +41,7 @@ class FhirCompartment : public ::testing::Test {
   }
   static void TearDownTestSuite() { s_defs.reset(); }
   void SetUp() override {
-    if (!s_defs) GTEST_SKIP() << "FHIR definitions not installed: run scripts/fhir-definitions.sh";
+    MEDCHAIN_NEED_FHIR_DEFINITIONS(s_defs);
   }
   const Definitions& defs() const { return *s_defs; }
   static inline std::shared_ptr<const Definitions> s_defs;

