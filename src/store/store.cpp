@@ -2,6 +2,7 @@
 #include "medchain/store/store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
@@ -9,10 +10,13 @@
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
 
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <shared_mutex>
+
+#include <spdlog/spdlog.h>
 
 namespace medchain::store {
 
@@ -111,6 +115,39 @@ namespace {
 
 class RocksStore;
 
+// RocksDB's own info log goes to the node's log, not to a LOG file in the
+// data folder: on a full disk RocksDB writing that file failed an assertion
+// (sync_without_flush_called_) and aborted a node that had halted cleanly.
+class SpdlogRocksLogger final : public rocksdb::Logger {
+ public:
+  SpdlogRocksLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char line[1024];
+    const int n = std::vsnprintf(line, sizeof line, format, ap);
+    if (n < 0) return;
+    // RocksDB's routine chatter (compactions, options) is debug detail;
+    // its warnings and errors are the node's.
+    switch (level) {
+      case rocksdb::InfoLogLevel::DEBUG_LEVEL:
+      case rocksdb::InfoLogLevel::INFO_LEVEL:
+      case rocksdb::InfoLogLevel::HEADER_LEVEL:
+        spdlog::debug("rocksdb: {}", line);
+        break;
+      case rocksdb::InfoLogLevel::WARN_LEVEL:
+        spdlog::warn("rocksdb: {}", line);
+        break;
+      default:
+        spdlog::error("rocksdb: {}", line);
+        break;
+    }
+  }
+};
+
 // A failing disk under the state. Treating a value as absent, or a scan as
 // complete, could make this node decide a transaction differently from every
 // other node: stop instead (the node restarts on a good disk, and Raft
@@ -156,7 +193,7 @@ class RocksStore final : public Store {
     opts.create_if_missing = !o.read_only;
     opts.create_missing_column_families = !o.read_only;
     opts.max_open_files = 512;
-    opts.keep_log_file_num = 5;
+    opts.info_log = std::make_shared<SpdlogRocksLogger>();
     opts.max_total_wal_size = 256 << 20;
     opts.IncreaseParallelism(2);
     // Erased sidecars must leave the disk: no WAL archive.
