@@ -44,7 +44,7 @@ struct NoDelayTcpTransport::Hooks {
     return static_cast<NoDelayTcpTransport*>(t->data);
   }
 
-  static int Init(raft_uv_transport* t, raft_id id, const char* address) {
+  static int Init(raft_uv_transport* t, raft_id id, const char* address) noexcept {
     NoDelayTcpTransport* self = FromOuter(t);
     int rv = self->m_inner->init(self->m_inner.get(), id, address);
     if (rv != 0) CopyErrmsg(t, self->m_inner.get());
@@ -52,13 +52,13 @@ struct NoDelayTcpTransport::Hooks {
   }
 
   static void Accepted(raft_uv_transport* inner, raft_id id, const char* address,
-                       uv_stream_s* stream) {
+                       uv_stream_s* stream) noexcept {
     NoDelayTcpTransport* self = FromInner(inner);
     if (SetNoDelay(stream)) self->m_configured->fetch_add(1, std::memory_order_relaxed);
     self->m_accept_cb(self->m_outer.get(), id, address, stream);
   }
 
-  static int Listen(raft_uv_transport* t, raft_uv_accept_cb cb) {
+  static int Listen(raft_uv_transport* t, raft_uv_accept_cb cb) noexcept {
     NoDelayTcpTransport* self = FromOuter(t);
     self->m_accept_cb = cb;
     int rv = self->m_inner->listen(self->m_inner.get(), &Accepted);
@@ -66,7 +66,7 @@ struct NoDelayTcpTransport::Hooks {
     return rv;
   }
 
-  static void Connected(raft_uv_connect* inner_req, uv_stream_s* stream, int status) {
+  static void Connected(raft_uv_connect* inner_req, uv_stream_s* stream, int status) noexcept {
     auto* ctx = static_cast<ConnectCtx*>(inner_req->data);
     if (status == 0 && SetNoDelay(stream)) {
       ctx->configured->fetch_add(1, std::memory_order_relaxed);
@@ -78,7 +78,7 @@ struct NoDelayTcpTransport::Hooks {
   }
 
   static int Connect(raft_uv_transport* t, raft_uv_connect* req, raft_id id, const char* address,
-                     raft_uv_connect_cb cb) {
+                     raft_uv_connect_cb cb) noexcept {
     NoDelayTcpTransport* self = FromOuter(t);
     auto* ctx = new ConnectCtx;
     ctx->inner_req.data = ctx;
@@ -94,12 +94,12 @@ struct NoDelayTcpTransport::Hooks {
     return rv;
   }
 
-  static void InnerClosed(raft_uv_transport* inner) {
+  static void InnerClosed(raft_uv_transport* inner) noexcept {
     NoDelayTcpTransport* self = FromInner(inner);
     if (self->m_close_cb != nullptr) self->m_close_cb(self->m_outer.get());
   }
 
-  static void Close(raft_uv_transport* t, raft_uv_transport_close_cb cb) {
+  static void Close(raft_uv_transport* t, raft_uv_transport_close_cb cb) noexcept {
     NoDelayTcpTransport* self = FromOuter(t);
     self->m_close_cb = cb;
     self->m_inner->close(self->m_inner.get(), &InnerClosed);

@@ -393,17 +393,17 @@ class LibraftNode final : public RaftNode {
   Status ErrorFor(int rv, std::string_view what);
   Status NotLeader();
 
-  static void OnAsync(uv_async_t* handle);
-  static void OnCheck(uv_check_t* handle);
-  static void OnApplied(struct raft_apply* req, int status, void* result);
-  static void OnBarrier(struct raft_barrier* req, int status);
-  static void OnChange(raft_change* req, int status);
-  static void OnTransfer(struct raft_transfer* req);
-  static int FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result);
-  static int FsmSnapshot(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs);
-  static int FsmSnapshotAsync(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs);
-  static int FsmSnapshotFinalize(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs);
-  static int FsmRestore(raft_fsm* fsm, raft_buffer* buf);
+  static void OnAsync(uv_async_t* handle) noexcept;
+  static void OnCheck(uv_check_t* handle) noexcept;
+  static void OnApplied(struct raft_apply* req, int status, void* result) noexcept;
+  static void OnBarrier(struct raft_barrier* req, int status) noexcept;
+  static void OnChange(raft_change* req, int status) noexcept;
+  static void OnTransfer(struct raft_transfer* req) noexcept;
+  static int FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result) noexcept;
+  static int FsmSnapshot(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) noexcept;
+  static int FsmSnapshotAsync(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) noexcept;
+  static int FsmSnapshotFinalize(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) noexcept;
+  static int FsmRestore(raft_fsm* fsm, raft_buffer* buf) noexcept;
 
   // --- applier thread
   void ApplierMain();
@@ -804,7 +804,7 @@ RaftStatus LibraftNode::Info() const {
 // ---------------------------------------------------------------------------
 // Loop thread.
 
-void LibraftNode::OnAsync(uv_async_t* handle) {
+void LibraftNode::OnAsync(uv_async_t* handle) noexcept {
   auto* self = static_cast<LibraftNode*>(handle->data);
   std::deque<Command> batch;
   bool stop;
@@ -817,7 +817,7 @@ void LibraftNode::OnAsync(uv_async_t* handle) {
   if (stop && !self->m_shutting_down) self->BeginShutdown();
 }
 
-void LibraftNode::OnCheck(uv_check_t* handle) {
+void LibraftNode::OnCheck(uv_check_t* handle) noexcept {
   auto* self = static_cast<LibraftNode*>(handle->data);
   if (self->m_shutting_down) return;
   self->Publish();
@@ -890,7 +890,7 @@ void LibraftNode::TrackLeadership() {
   }
 }
 
-void LibraftNode::OnBarrier(struct raft_barrier* req, int status) {
+void LibraftNode::OnBarrier(struct raft_barrier* req, int status) noexcept {
   auto* b = static_cast<BarrierReq*>(req->data);
   LibraftNode* self = b->node;
   raft_term term = b->term;
@@ -1049,7 +1049,7 @@ void LibraftNode::Run(Command& cmd) {
   }
 }
 
-void LibraftNode::OnApplied(struct raft_apply* req, int status, void* /*result*/) {
+void LibraftNode::OnApplied(struct raft_apply* req, int status, void* /*result*/) noexcept {
   auto* a = static_cast<ApplyReq*>(req->data);
   LibraftNode* self = a->node;
   Status st = status == 0 ? Status::Ok() : self->ErrorFor(status, "propose");
@@ -1060,7 +1060,7 @@ void LibraftNode::OnApplied(struct raft_apply* req, int status, void* /*result*/
   delete a;
 }
 
-void LibraftNode::OnChange(raft_change* req, int status) {
+void LibraftNode::OnChange(raft_change* req, int status) noexcept {
   auto* c = static_cast<ChangeReq*>(req->data);
   LibraftNode* self = c->node;
   if (status == 0 && c->assign_next) {
@@ -1086,7 +1086,7 @@ void LibraftNode::OnChange(raft_change* req, int status) {
   delete c;
 }
 
-void LibraftNode::OnTransfer(struct raft_transfer* req) {
+void LibraftNode::OnTransfer(struct raft_transfer* req) noexcept {
   auto* x = static_cast<TransferReq*>(req->data);
   LibraftNode* self = x->node;
   if (x->for_shutdown) {
@@ -1111,7 +1111,7 @@ void LibraftNode::OnTransfer(struct raft_transfer* req) {
 
 // --- The libraft FSM: runs on the loop thread, copies and queues.
 
-int LibraftNode::FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result) {
+int LibraftNode::FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result) noexcept {
   auto* self = static_cast<LibraftNode*>(fsm->data);
   *result = nullptr;
   // libraft 0.15 advances last_applied after apply returns, so this entry is
@@ -1135,7 +1135,7 @@ int LibraftNode::FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result) 
   return 0;
 }
 
-int LibraftNode::FsmSnapshot(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) {
+int LibraftNode::FsmSnapshot(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) noexcept {
   auto* self = static_cast<LibraftNode*>(fsm->data);
   *bufs = nullptr;
   *n_bufs = 0;
@@ -1158,7 +1158,7 @@ int LibraftNode::FsmSnapshot(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_buf
   return 0;
 }
 
-int LibraftNode::FsmSnapshotAsync(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) {
+int LibraftNode::FsmSnapshotAsync(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) noexcept {
   // A libuv threadpool thread: waits for the applier, touches no libraft state.
   auto* self = static_cast<LibraftNode*>(fsm->data);
   std::shared_ptr<SnapshotSlot> slot;
@@ -1184,7 +1184,7 @@ int LibraftNode::FsmSnapshotAsync(raft_fsm* fsm, raft_buffer* bufs[], unsigned* 
   return 0;
 }
 
-int LibraftNode::FsmSnapshotFinalize(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) {
+int LibraftNode::FsmSnapshotFinalize(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) noexcept {
   auto* self = static_cast<LibraftNode*>(fsm->data);
   if (*bufs != nullptr) {
     for (unsigned i = 0; i < *n_bufs; i++) raft_free((*bufs)[i].base);
@@ -1197,7 +1197,7 @@ int LibraftNode::FsmSnapshotFinalize(raft_fsm* fsm, raft_buffer* bufs[], unsigne
   return 0;
 }
 
-int LibraftNode::FsmRestore(raft_fsm* fsm, raft_buffer* buf) {
+int LibraftNode::FsmRestore(raft_fsm* fsm, raft_buffer* buf) noexcept {
   auto* self = static_cast<LibraftNode*>(fsm->data);
   Result<DecodedSnapshot> snap =
       DecodeSnapshot(ByteView(static_cast<const uint8_t*>(buf->base), buf->len));
@@ -1229,7 +1229,17 @@ void LibraftNode::ApplierMain() {
       m_queue.pop_front();
       m_backlog.store(m_queue.size(), std::memory_order_relaxed);
     }
-    Process(work, m_stopping.load());
+    // StateMachine's contract is not to throw; one that does cannot be
+    // resumed (an entry half applied), so stop here with a message rather
+    // than run on.
+    try {
+      Process(work, m_stopping.load());
+    } catch (const std::exception& e) {
+      Log(std::string("raft: the state machine threw: ") + e.what());
+      Fatal("the state machine threw (StateMachine must not throw)");
+    } catch (...) {
+      Fatal("the state machine threw (StateMachine must not throw)");
+    }
   }
 }
 

@@ -279,6 +279,7 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   void Apply(uint64_t index, uint64_t term, ByteView entry) override;
   Bytes Snapshot(uint64_t index, uint64_t term) override;
   void Restore(uint64_t index, uint64_t term, ByteView snapshot) override;
+  void RestoreFromPeers(uint64_t index, uint64_t term, ByteView snapshot);
   void OnLeadershipChange(bool is_leader, uint64_t term) override;
 
  private:
@@ -835,32 +836,38 @@ Result<api::SubmitOutcome> NodeImpl::ForwardOnce(const std::string& url,
   }
   auto j = api::ParseJson(res->body, "leader response");
   if (!j.ok() || !j->is_object()) return Status::Unavailable("the leader answered garbage");
-  if (res->status >= 300) {
-    return StatusFromApiError(j->value("error", "unavailable"),
-                              j->value("message", "error from the leader"));
-  }
-  api::SubmitOutcome o;
-  o.id = tx.id();
-  o.committed = j->value("status", "") == "committed";
-  if (o.committed) {
-    o.height = j->value("height", 0ULL);
-    o.index = j->value("index", 0U);
-    o.leaf_index = j->value("leaf_index", 0ULL);
-    const auto& r = (*j)["result"];
-    std::string code = r.value("code", "ok");
-    o.result.code = code == "ok"
-                        ? ledger::TxCode::kOk
-                        : (code == "refused" ? ledger::TxCode::kRefused : ledger::TxCode::kInvalid);
-    o.result.reason = r.value("reason", "");
-    o.result.break_glass = r.value("break_glass", false);
-    if (r.contains("records")) {
-      for (const auto& k : r["records"]) {
-        o.result.records.push_back(
-            ledger::KeyRef{k.value("record_id", ""), k.value("version", 0U)});
+  // The leader's reply is read as untrusted: a field of the wrong type is
+  // garbage (nlohmann's value() throws), not a failed request thread.
+  try {
+    if (res->status >= 300) {
+      return StatusFromApiError(j->value("error", "unavailable"),
+                                j->value("message", "error from the leader"));
+    }
+    api::SubmitOutcome o;
+    o.id = tx.id();
+    o.committed = j->value("status", "") == "committed";
+    if (o.committed) {
+      o.height = j->value("height", 0ULL);
+      o.index = j->value("index", 0U);
+      o.leaf_index = j->value("leaf_index", 0ULL);
+      const auto& r = (*j)["result"];
+      std::string code = r.value("code", "ok");
+      o.result.code = code == "ok"
+                          ? ledger::TxCode::kOk
+                          : (code == "refused" ? ledger::TxCode::kRefused : ledger::TxCode::kInvalid);
+      o.result.reason = r.value("reason", "");
+      o.result.break_glass = r.value("break_glass", false);
+      if (r.contains("records")) {
+        for (const auto& k : r["records"]) {
+          o.result.records.push_back(
+              ledger::KeyRef{k.value("record_id", ""), k.value("version", 0U)});
+        }
       }
     }
+    return o;
+  } catch (const api::Json::exception&) {
+    return Status::Unavailable("the leader answered garbage");
   }
-  return o;
 }
 
 Result<api::SubmitOutcome> NodeImpl::WaitApplied(const Hash& id, Clock::time_point deadline) {
@@ -1231,7 +1238,16 @@ void NodeImpl::Apply(uint64_t index, uint64_t, ByteView entry) {
          " is not a valid proposal: " + p.status().message());
     return;
   }
-  ApplyProposal(*p, index);
+  // A state machine must not throw (the entry would be neither applied nor
+  // refused). Whatever a library throws while applying halts this node
+  // instead: the entry stays unapplied and is replayed after a restart.
+  try {
+    ApplyProposal(*p, index);
+  } catch (const std::exception& e) {
+    Halt("applying Raft entry " + std::to_string(index) + " failed unexpectedly: " + e.what());
+  } catch (...) {
+    Halt("applying Raft entry " + std::to_string(index) + " failed unexpectedly");
+  }
 }
 
 Bytes NodeImpl::Snapshot(uint64_t, uint64_t) {
@@ -1241,7 +1257,20 @@ Bytes NodeImpl::Snapshot(uint64_t, uint64_t) {
   return Snapshot_{t.height, t.hash}.Encode();
 }
 
-void NodeImpl::Restore(uint64_t index, uint64_t, ByteView snapshot) {
+void NodeImpl::Restore(uint64_t index, uint64_t term, ByteView snapshot) {
+  // As Apply: a throw would leave Raft believing the snapshot installed.
+  try {
+    RestoreFromPeers(index, term, snapshot);
+  } catch (const std::exception& e) {
+    Halt("installing the Raft snapshot at index " + std::to_string(index) +
+         " failed unexpectedly: " + e.what());
+  } catch (...) {
+    Halt("installing the Raft snapshot at index " + std::to_string(index) +
+         " failed unexpectedly");
+  }
+}
+
+void NodeImpl::RestoreFromPeers(uint64_t index, uint64_t, ByteView snapshot) {
   if (index <= m_store->AppliedIndex()) return;  // start-up: our own, older snapshot
   if (Halted()) return;
   auto s = Snapshot_::Decode(snapshot);
@@ -1374,8 +1403,8 @@ Status NodeImpl::JoinCatchUp() {
     auto res = c.Get("/v1/node");
     if (!res || res->status != 200) continue;
     auto j = api::Json::parse(res->body, nullptr, false);
-    if (!j.is_object()) continue;
-    target = std::max<uint64_t>(target, j.value("height", 0ULL));
+    if (!j.is_object() || !j.contains("height") || !j["height"].is_number_unsigned()) continue;
+    target = std::max(target, j["height"].get<uint64_t>());
     reached.push_back(url);
   }
   if (reached.empty()) {
@@ -1446,18 +1475,26 @@ Status NodeImpl::LoadMembership() {
   if (std::ifstream in(m_members_file); in) {
     std::stringstream ss;
     ss << in.rdbuf();
-    auto j = api::Json::parse(ss.str(), nullptr, false);
-    if (j.is_object() && j.value("version", 0) == 1 && j.contains("members") &&
-        j.value("genesis", "") == ToHex(m_chain->genesis_hash())) {
-      height = j.value("height", 0ULL);
-      for (const auto& m : j["members"]) {
-        Member x;
-        x.node_id = m.value("node_id", "");
-        x.peer = consensus::Peer{m.value("raft_id", 0ULL), m.value("address", "")};
-        x.role = RoleFromLedger(static_cast<uint8_t>(m.value("role", 0)));
-        members[x.peer.id] = x;
+    // The file is this node's own, but a disk can corrupt it: a field of
+    // the wrong type (nlohmann's value() throws) makes it unusable, not fatal.
+    try {
+      auto j = api::Json::parse(ss.str(), nullptr, false);
+      if (j.is_object() && j.value("version", 0) == 1 && j.contains("members") &&
+          j.value("genesis", "") == ToHex(m_chain->genesis_hash())) {
+        height = j.value("height", 0ULL);
+        for (const auto& m : j["members"]) {
+          Member x;
+          x.node_id = m.value("node_id", "");
+          x.peer = consensus::Peer{m.value("raft_id", 0ULL), m.value("address", "")};
+          x.role = RoleFromLedger(static_cast<uint8_t>(m.value("role", 0)));
+          members[x.peer.id] = x;
+        }
+        loaded = height <= m_store->GetTip().height;
       }
-      loaded = height <= m_store->GetTip().height;
+    } catch (const api::Json::exception&) {
+      members.clear();
+      height = 0;
+      loaded = false;
     }
     if (!loaded) spdlog::warn("{} is unusable; rebuilding it from the ledger", m_members_file);
   }
@@ -1781,9 +1818,10 @@ std::string NodeImpl::ClusterJson(bool local_only) const {
         auto res = c.Get("/v1/cluster?local=1");
         if (!res || res->status != 200) return std::nullopt;
         auto j = api::Json::parse(res->body, nullptr, false);
-        if (!j.is_object() || !j.contains("nodes")) return std::nullopt;
+        if (!j.is_object() || !j.contains("nodes") || !j["nodes"].is_array()) return std::nullopt;
         for (const auto& other : j["nodes"]) {
-          if (other.value("self", false)) return other;
+          // A peer's reply is untrusted: only well-typed rows count.
+          if (other.is_object() && other.contains("self") && other["self"] == true) return other;
         }
         return std::nullopt;
       });

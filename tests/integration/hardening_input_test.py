@@ -9,11 +9,13 @@ Each case was a way to crash or mislead the node (issue 14):
 Each now gets a 4xx JSON answer, the node stays healthy and the log size is
 unchanged. Then: no core file (RLIMIT_CORE 0), a private data folder (0700,
 files 0600) even when it was created 0755, the FHIR token not printed in the
-banner, and `medchain devnet` refusing ports above 65535 before it writes
+banner, RocksDB's info log kept off the data disk, a node that starts over
+a corrupted membership.json, and `medchain devnet` refusing ports above 65535 before it writes
 anything.
 
 Usage: hardening_input_test.py --bin-dir BUILD/bin --testdata PATH
 """
+import json
 import os
 import stat
 import sys
@@ -83,6 +85,10 @@ def main():
                      os.path.join(data_dir, "keys")):
             mode = stat.S_IMODE(os.stat(path).st_mode)
             t.check(mode == 0o700, f"{os.path.relpath(path, tmp)} is 0700", oct(mode))
+        ledger_files = os.listdir(os.path.join(node.node_dir, "ledger"))
+        t.check(not [f for f in ledger_files if f == "LOG" or f.startswith("LOG.old")],
+                "RocksDB's info log goes to the node's log, not to a LOG file on the data disk",
+                ledger_files)
         loose = []
         for root, _, files in os.walk(node.node_dir):
             for name in files:
@@ -101,6 +107,27 @@ def main():
                 banner = f.read().decode(errors="replace")
             t.check("fhir-token" in banner, "the banner names the token's file", banner[-600:])
             t.check(len(token) >= 32 and token not in banner, "the banner does not print the token")
+
+        t.section("a corrupted membership.json")
+        members_file = os.path.join(node.node_dir, "membership.json")
+        with open(members_file) as f:
+            good = json.load(f)
+        for name, doc in [("a version of the wrong type", {"version": "one"}),
+                          ("members of the wrong type", dict(good, members=[5, "x"])),
+                          ("a height of the wrong type", dict(good, height="high"))]:
+            node.stop()
+            with open(members_file, "w") as f:
+                json.dump(doc, f)
+            try:
+                node.start()
+                ok = node.get("/v1/healthz").status == 200
+            except RuntimeError as e:
+                ok = False
+                node.proc = None
+                print(e)
+            t.check(ok, f"{name}: the node starts (rebuilding the file from the ledger)")
+            if not ok:
+                break
 
     t.section("devnet ports")
     for name, extra in [("--base-port 65000 (Raft ports 75000..)", ["--base-port", "65000"]),
