@@ -3,6 +3,7 @@
 //
 //   medchaind --config FILE
 //   medchaind --dev [--data-dir DIR] [--listen 127.0.0.1:PORT]
+//   medchaind --print-config-reference   (docs/configuration.md)
 //
 // SIGTERM or SIGINT stops it cleanly.
 #include <sodium.h>
@@ -117,17 +118,23 @@ void ProtectProcess() {
 int main(int argc, char** argv) {
   CLI::App app{"medchaind: a medchain node"};
   std::string config_path, data_dir = kDevDir, listen = kDevListen;
-  bool dev = false;
+  bool dev = false, print_reference = false;
   app.add_option("--config", config_path, "node configuration (TOML)");
   app.add_flag("--dev", dev, "run a single-node dev network (created on first start)");
   app.add_option("--data-dir", data_dir,
                  std::string("dev network folder (default ") + kDevDir + ")");
   app.add_option("--listen", listen, std::string("dev API address (default ") + kDevListen + ")");
+  app.add_flag("--print-config-reference", print_reference,
+               "print every config key with its type, default and meaning (Markdown) and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
+  }
+  if (print_reference) {
+    std::cout << node::ConfigReferenceMarkdown();
+    return std::cout.flush() ? 0 : 1;
   }
   if (dev == !config_path.empty()) {
     std::cerr << "error: give either --config FILE or --dev\n";

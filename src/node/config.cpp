@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <toml++/toml.h>
+#include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
@@ -17,6 +19,253 @@
 namespace medchain::node {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+using T = ConfigType;
+
+constexpr ConfigSection kSections[] = {
+    {"node", "The node's identity, files and durability."},
+    {"api", "The HTTP API (docs/api.md)."},
+    {"blocks", "Block cutting: a block is cut at whichever limit is reached first."},
+    {"pool", "The pool of submitted transactions waiting for a block."},
+    {"raft", "Ordering through Raft (docs/consensus.md, docs/cluster.md)."},
+    {"fhir",
+     "The FHIR R4 facade at `/fhir/r4` (docs/fhir.md). It is on when `token` and "
+     "`key_file` are both set."},
+};
+
+// The one list of legal keys (docs/configuration.md is generated from it).
+// The defaults must match NodeConfig's initialisers: tests/unit/node_config_test.cpp
+// checks every default_value against what LoadConfig yields without the key.
+constexpr ConfigKey kKeys[] = {
+    {.section = "node",
+     .name = "id",
+     .required = true,
+     .description = "This node's participant id: a node registered in the genesis or by "
+                    "`medchain cluster register`."},
+    {.section = "node",
+     .name = "data_dir",
+     .type = T::kPath,
+     .required = true,
+     .description = "Folder of the node's `ledger/`, `raft/` and `medchaind.pid`; created "
+                    "(mode 0700) on first start."},
+    {.section = "node",
+     .name = "key_file",
+     .type = T::kPath,
+     .required = true,
+     .description = "The node's key file (docs/crypto.md); its signing key must be the "
+                    "registered key of `node.id`."},
+    {.section = "node",
+     .name = "genesis",
+     .type = T::kPath,
+     .required = true,
+     .description = "The network's `genesis.json`."},
+    {.section = "node",
+     .name = "passphrase_env",
+     .default_value = "\"MEDCHAIN_PASSPHRASE\"",
+     .description = "Environment variable holding the key files' passphrase, read when "
+                    "`passphrase_file` is not set."},
+    {.section = "node",
+     .name = "passphrase_file",
+     .type = T::kPath,
+     .default_note = "none: `passphrase_env`",
+     .description = "File holding the passphrase (trailing newlines dropped). Keep it 0600."},
+    {.section = "node",
+     .name = "sync",
+     .type = T::kBoolean,
+     .default_value = "true",
+     .description = "fsync every block. Never turn off in production."},
+    {.section = "node",
+     .name = "log_level",
+     .default_value = "\"info\"",
+     .description = "One of `trace`, `debug`, `info`, `warn`, `error`, `critical`, `off` "
+                    "(`warning` and `err` are accepted too)."},
+
+    {.section = "api",
+     .name = "listen",
+     .default_value = "\"127.0.0.1:7070\"",
+     .description = "`host:port` the API listens on; port 0 lets the system pick one."},
+    {.section = "api",
+     .name = "public_url",
+     .default_note = "`http://` + `listen`",
+     .description = "How peers and clients reach this node; peers forward to the API URL "
+                    "registered for it."},
+    {.section = "api",
+     .name = "max_body_bytes",
+     .type = T::kInteger,
+     .min = 1024,
+     .max = 64 << 20,
+     .default_value = "2097152",
+     .description = "Larger request bodies get 413."},
+    {.section = "api",
+     .name = "threads",
+     .type = T::kInteger,
+     .min = 4,
+     .max = 4096,
+     .default_value = "256",
+     .description = "Requests in progress at once; a `?wait=commit` holds one."},
+    {.section = "api",
+     .name = "wait_timeout_ms",
+     .type = T::kInteger,
+     .min = 100,
+     .max = 3600000,
+     .default_value = "30000",
+     .description = "How long a `?wait=commit` waits before 504."},
+
+    {.section = "blocks",
+     .name = "max_txs",
+     .type = T::kInteger,
+     .min = 1,
+     .max = 100000,
+     .default_value = "2000",
+     .description = "Transactions in a block."},
+    {.section = "blocks",
+     .name = "max_bytes",
+     .type = T::kInteger,
+     .min = 1024,
+     .max = 32 << 20,
+     .default_value = "1048576",
+     .description = "Bytes of transactions (and their sidecars) in a block."},
+    {.section = "blocks",
+     .name = "max_delay_ms",
+     .type = T::kInteger,
+     .min = 1,
+     .max = 60000,
+     .default_value = "20",
+     .description = "How long the first transaction of a block waits for others."},
+
+    {.section = "pool",
+     .name = "max_txs",
+     .type = T::kInteger,
+     .min = 100,
+     .max = 10000000,
+     .default_value = "200000",
+     .description = "Transactions waiting at most; beyond, submissions get 429 (retry later)."},
+
+    {.section = "raft",
+     .name = "enabled",
+     .type = T::kBoolean,
+     .default_value = "false",
+     .description = "`true`: order blocks through Raft with the other nodes; `false`: this "
+                    "node orders blocks alone (a single-node network)."},
+    {.section = "raft",
+     .name = "address",
+     .default_note = "required when `enabled`",
+     .description = "`host:port` of this node's Raft transport: the Raft address registered "
+                    "for `node.id`."},
+    {.section = "raft",
+     .name = "election_timeout_ms",
+     .type = T::kInteger,
+     .min = 50,
+     .max = 60000,
+     .default_value = "1000",
+     .description = "Raft election timeout."},
+    {.section = "raft",
+     .name = "heartbeat_timeout_ms",
+     .type = T::kInteger,
+     .min = 10,
+     .max = 10000,
+     .default_value = "100",
+     .description = "Raft heartbeat interval."},
+    {.section = "raft",
+     .name = "snapshot_threshold",
+     .type = T::kInteger,
+     .min = 16,
+     .max = 1000000,
+     .default_value = "512",
+     .description = "Applied blocks between Raft snapshots."},
+    {.section = "raft",
+     .name = "snapshot_trailing",
+     .type = T::kInteger,
+     .min = 16,
+     .max = 1000000,
+     .default_value = "512",
+     .description = "Blocks kept in the Raft log behind a snapshot."},
+    {.section = "raft",
+     .name = "join",
+     .type = T::kStringList,
+     .default_value = "[]",
+     .description = "API URLs of existing nodes that a node joining an existing cluster (not "
+                    "a founding node) fetches the ledger from before it starts; the founding "
+                    "nodes of the genesis are always asked too."},
+
+    {.section = "fhir",
+     .name = "token",
+     .default_note = "none: the facade is off",
+     .description = "Bearer token of the organisation's EHR. A secret: keep the config 0600."},
+    {.section = "fhir",
+     .name = "key_file",
+     .type = T::kPath,
+     .default_note = "none: the facade is off",
+     .description = "Key file of the organisation the facade acts for (read with the node's "
+                    "passphrase)."},
+    {.section = "fhir",
+     .name = "definitions",
+     .type = T::kPath,
+     .default_note = "searched near the executable and the working folder",
+     .description = "Folder of the FHIR R4 definitions (scripts/fhir-definitions.sh)."},
+};
+
+const ConfigKey* FindKey(std::string_view section, std::string_view name) {
+  for (const auto& k : kKeys) {
+    if (k.section == section && k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+std::string TypeText(const ConfigKey& k) {
+  switch (k.type) {
+    case T::kString:
+      return "string";
+    case T::kPath:
+      return "path";
+    case T::kInteger:
+      return "integer, " + std::to_string(k.min) + " to " + std::to_string(k.max);
+    case T::kBoolean:
+      return "boolean";
+    case T::kStringList:
+      return "list of strings";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::span<const ConfigKey> ConfigKeys() {
+  return kKeys;
+}
+std::span<const ConfigSection> ConfigSections() {
+  return kSections;
+}
+
+std::string ConfigReferenceMarkdown() {
+  std::ostringstream o;
+  o << "# medchaind configuration reference\n\n"
+    << "<!-- Generated by `medchaind --print-config-reference` from the key table in\n"
+    << "     src/node/config.cpp: edit the table, then regenerate this file.\n"
+    << "     tests/integration/config_reference_test.py fails while they differ. -->\n\n"
+    << "A node reads one TOML file: `medchaind --config FILE` (docs/operations.md).\n\n"
+    << "- Unknown sections or keys are errors: a typo never silently leaves a default in "
+       "force.\n"
+    << "- A path is relative to the config file's folder unless it is absolute.\n"
+    << "- Every error names the file and the key.\n";
+  for (const auto& section : kSections) {
+    o << "\n## [" << section.name << "]\n\n"
+      << section.description << "\n\n"
+      << "| key | type | default | meaning |\n"
+      << "|---|---|---|---|\n";
+    for (const auto& k : kKeys) {
+      if (k.section != section.name) continue;
+      std::string def = k.required                 ? std::string("required")
+                        : !k.default_value.empty() ? "`" + std::string(k.default_value) + "`"
+                                                   : std::string(k.default_note);
+      o << "| `" << k.name << "` | " << TypeText(k) << " | " << def << " | " << k.description
+        << " |\n";
+    }
+  }
+  return o.str();
+}
 
 Result<std::pair<std::string, int>> ParseHostPort(std::string_view text) {
   auto colon = text.rfind(':');
@@ -73,7 +322,14 @@ Result<NodeConfig> LoadConfig(const std::string& path) {
     else
       fail(std::string(table) + "." + key, "must be a string");
   };
-  auto num = [&](const char* table, const char* key, auto& out, int64_t lo, int64_t hi) {
+  auto num = [&](const char* table, const char* key, auto& out) {
+    // The range is the table's, so docs/configuration.md states the one enforced.
+    const ConfigKey* k = FindKey(table, key);
+    assert(k != nullptr && k->type == ConfigType::kInteger);
+    if (k == nullptr || k->type != ConfigType::kInteger) {
+      return fail(std::string(table) + "." + key, "not an integer key of the key table (a bug)");
+    }
+    const int64_t lo = k->min, hi = k->max;
     auto node = t[table][key];
     if (!node) return;
     auto v = node.value<int64_t>();
@@ -94,31 +350,18 @@ Result<NodeConfig> LoadConfig(const std::string& path) {
   };
   // Unknown keys are mistakes worth reporting (a typo silently ignored would
   // leave a default in force).
-  static const std::map<std::string, std::vector<std::string>> kKnown = {
-      {"node",
-       {"id", "data_dir", "key_file", "passphrase_env", "passphrase_file", "genesis", "sync",
-        "log_level"}},
-      {"api", {"listen", "public_url", "max_body_bytes", "threads", "wait_timeout_ms"}},
-      {"blocks", {"max_txs", "max_bytes", "max_delay_ms"}},
-      {"pool", {"max_txs"}},
-      {"raft",
-       {"enabled", "address", "election_timeout_ms", "heartbeat_timeout_ms", "snapshot_threshold",
-        "snapshot_trailing", "join"}},
-      {"fhir", {"token", "key_file", "definitions"}},
-  };
   for (const auto& [k, v] : t) {
     std::string table(k.str());
-    auto known = kKnown.find(table);
-    if (known == kKnown.end() || !v.is_table()) {
+    bool known = std::any_of(std::begin(kSections), std::end(kSections),
+                             [&](const ConfigSection& s) { return s.name == table; });
+    if (!known || !v.is_table()) {
       fail(table, "unknown section");
       continue;
     }
     for (const auto& [k2, v2] : *v.as_table()) {
       (void)v2;
       std::string key(k2.str());
-      if (std::find(known->second.begin(), known->second.end(), key) == known->second.end()) {
-        fail(table + "." + key, "unknown key");
-      }
+      if (FindKey(table, key) == nullptr) fail(table + "." + key, "unknown key");
     }
   }
   str("node", "id", c.node_id, true);
@@ -132,19 +375,19 @@ Result<NodeConfig> LoadConfig(const std::string& path) {
   str("node", "log_level", c.log_level, false);
   str("api", "listen", c.listen, false);
   str("api", "public_url", c.public_url, false);
-  num("api", "max_body_bytes", c.max_body_bytes, 1024, 64 << 20);
-  num("api", "threads", c.http_threads, 4, 4096);
-  num("api", "wait_timeout_ms", c.wait_timeout_ms, 100, 3600000);
-  num("blocks", "max_txs", c.block_max_txs, 1, 100000);
-  num("blocks", "max_bytes", c.block_max_bytes, 1024, 32 << 20);
-  num("blocks", "max_delay_ms", c.block_max_delay_ms, 1, 60000);
-  num("pool", "max_txs", c.pool_max_txs, 100, 10000000);
+  num("api", "max_body_bytes", c.max_body_bytes);
+  num("api", "threads", c.http_threads);
+  num("api", "wait_timeout_ms", c.wait_timeout_ms);
+  num("blocks", "max_txs", c.block_max_txs);
+  num("blocks", "max_bytes", c.block_max_bytes);
+  num("blocks", "max_delay_ms", c.block_max_delay_ms);
+  num("pool", "max_txs", c.pool_max_txs);
   flag("raft", "enabled", c.raft.enabled);
   str("raft", "address", c.raft.address, c.raft.enabled);
-  num("raft", "election_timeout_ms", c.raft.election_timeout_ms, 50, 60000);
-  num("raft", "heartbeat_timeout_ms", c.raft.heartbeat_timeout_ms, 10, 10000);
-  num("raft", "snapshot_threshold", c.raft.snapshot_threshold, 16, 1000000);
-  num("raft", "snapshot_trailing", c.raft.snapshot_trailing, 16, 1000000);
+  num("raft", "election_timeout_ms", c.raft.election_timeout_ms);
+  num("raft", "heartbeat_timeout_ms", c.raft.heartbeat_timeout_ms);
+  num("raft", "snapshot_threshold", c.raft.snapshot_threshold);
+  num("raft", "snapshot_trailing", c.raft.snapshot_trailing);
   if (auto join = t["raft"]["join"]) {
     if (auto* arr = join.as_array()) {
       for (const auto& v : *arr) {
@@ -162,6 +405,14 @@ Result<NodeConfig> LoadConfig(const std::string& path) {
   str("fhir", "key_file", c.fhir_key_file, false);
   str("fhir", "definitions", c.fhir_definitions, false);
   if (!err.ok()) return err;
+  // spdlog's names (its from_str would turn anything else into "off").
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info",     "warn", "warning",
+                                                 "error", "err",   "critical", "off"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
+    return Status::InvalidArgument(path + ": node.log_level: \"" + c.log_level +
+                                   "\" is not one of trace, debug, info, warn, error, "
+                                   "critical, off");
+  }
   if (!ledger::IsValidId(c.node_id))
     return Status::InvalidArgument(path + ": node.id: not a valid id");
   auto hp = ParseHostPort(c.listen);
@@ -271,8 +522,7 @@ Status InitNetwork(const InitOptions& o) {
     return o.api_ports.empty() ? static_cast<long>(o.base_port) + k - 1 : o.api_ports[k - 1];
   };
   auto raft_port_of = [&](unsigned k) -> long {
-    return o.raft_ports.empty() ? static_cast<long>(o.raft_base_port) + k - 1
-                                : o.raft_ports[k - 1];
+    return o.raft_ports.empty() ? static_cast<long>(o.raft_base_port) + k - 1 : o.raft_ports[k - 1];
   };
   for (unsigned k = 1; k <= o.nodes; ++k) {
     for (auto [what, port] : {std::pair{"API", api_port_of(k)}, {"Raft", raft_port_of(k)}}) {

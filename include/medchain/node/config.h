@@ -3,7 +3,10 @@
 // network: genesis document, key files and one config per node.
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "medchain/core/status.h"
@@ -48,6 +51,40 @@ struct NodeConfig {
   std::string log_level = "info";
   RaftConfig raft;
 };
+
+// The value type of a configuration key. kPath is a string naming a file or
+// folder, relative to the config file's folder unless absolute.
+enum class ConfigType { kString, kPath, kInteger, kBoolean, kStringList };
+
+// One key of the configuration file. ConfigKeys() is the single list of
+// legal keys: LoadConfig refuses any other key, takes the integer ranges from
+// it, and docs/configuration.md is its Markdown (ConfigReferenceMarkdown).
+struct ConfigKey {
+  std::string_view section;  // TOML table, e.g. "api"
+  std::string_view name;     // key inside it, e.g. "listen"
+  ConfigType type = ConfigType::kString;
+  int64_t min = 0, max = 0;  // kInteger only: the accepted range, inclusive
+  bool required = false;
+  // The default as a TOML value ("2000", "true", "\"info\""), or empty when
+  // there is none or it is not a constant (then default_note says what
+  // happens, e.g. "http://<listen>").
+  std::string_view default_value;
+  std::string_view default_note;
+  std::string_view description;  // one or two sentences, Markdown
+};
+
+struct ConfigSection {
+  std::string_view name;
+  std::string_view description;
+};
+
+// Every legal key, grouped by section in the order of ConfigSections().
+std::span<const ConfigKey> ConfigKeys();
+std::span<const ConfigSection> ConfigSections();
+
+// docs/configuration.md: every key with its type, default and meaning
+// (medchaind --print-config-reference prints it).
+std::string ConfigReferenceMarkdown();
 
 // Reads a TOML config. Relative paths are relative to the config's folder.
 // The passphrase comes from the environment variable named by
