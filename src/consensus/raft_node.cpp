@@ -25,6 +25,8 @@
 //      already has).
 #include "medchain/consensus/raft_node.h"
 
+#include "consensus/framing.h"
+
 #include <signal.h>
 
 #include <atomic>
@@ -79,88 +81,6 @@ std::string_view RaftStateName(RaftState state) {
 }
 
 namespace {
-
-// ---------------------------------------------------------------------------
-// Snapshot envelope (docs/consensus.md, "Snapshot format"). libraft's fsm
-// restore callback is not told the snapshot's index and term, so we store
-// them in front of the StateMachine's bytes:
-//   u32 magic "mcsn" | u16 version (1) | u64 index | u64 term | bytes payload
-constexpr uint32_t kSnapshotMagic = 0x6d63736e;
-constexpr uint16_t kSnapshotVersion = 1;
-constexpr size_t kMaxSnapshotPayload = 64u << 20;
-
-Bytes EncodeSnapshot(uint64_t index, uint64_t term, ByteView payload) {
-  Encoder e(payload.size() + 32);
-  e.U32(kSnapshotMagic).U16(kSnapshotVersion).U64(index).U64(term).Var(payload);
-  return e.Take();
-}
-
-struct DecodedSnapshot {
-  uint64_t index = 0;
-  uint64_t term = 0;
-  Bytes payload;
-};
-
-Result<DecodedSnapshot> DecodeSnapshot(ByteView blob) {
-  Decoder d(blob, "raft snapshot");
-  uint32_t magic = d.U32("magic");
-  if (d.ok() && magic != kSnapshotMagic) d.Fail("magic", "not a medchain snapshot");
-  uint16_t version = d.U16("version");
-  if (d.ok() && version != kSnapshotVersion) {
-    d.Fail("version", "unsupported version " + std::to_string(version));
-  }
-  DecodedSnapshot s;
-  s.index = d.U64("index");
-  s.term = d.U64("term");
-  s.payload = d.Var("payload", kMaxSnapshotPayload);
-  MC_RETURN_IF_ERROR(d.Finish());
-  return s;
-}
-
-// ---------------------------------------------------------------------------
-// Entry envelope (docs/consensus.md, "Entry format").
-//
-//   WARNING: libraft 0.15 silently requires every entry's length to be a
-//   multiple of 8 bytes. Its segment writer reserves padded space but copies
-//   unpadded (an assert that Debian's release build compiles out), and its
-//   AppendEntries sender does not pad while the receiver skips padding. An
-//   entry of 201 bytes is stored and replicated fine on its own, but the
-//   entries after it in the same batch are shifted, on disk and on followers.
-//
-// So every proposal is framed, padded with zeros to a multiple of 8:
-//   u16 version (1) | u16 zero | u32 payload length | payload | 0..7 zero bytes
-// all integers big-endian.
-constexpr uint16_t kEntryVersion = 1;
-constexpr size_t kEntryHeader = 8;
-
-size_t FramedSize(size_t payload) {
-  return kEntryHeader + (payload + 7) / 8 * 8;
-}
-
-// Writes the framed `payload` into `out` (FramedSize(payload.size()) bytes).
-void FrameEntry(ByteView payload, uint8_t* out) {
-  Encoder e(kEntryHeader);
-  e.U16(kEntryVersion).U16(0).U32(static_cast<uint32_t>(payload.size()));
-  std::memcpy(out, e.buffer().data(), kEntryHeader);
-  if (!payload.empty()) std::memcpy(out + kEntryHeader, payload.data(), payload.size());
-  size_t pad = FramedSize(payload.size()) - kEntryHeader - payload.size();
-  std::memset(out + kEntryHeader + payload.size(), 0, pad);
-}
-
-// The payload of a framed entry, or nullopt if `entry` is not one.
-std::optional<ByteView> UnframeEntry(ByteView entry) {
-  if (entry.size() < kEntryHeader || entry.size() % 8 != 0) return std::nullopt;
-  Decoder d(entry.first(kEntryHeader), "raft entry");
-  uint16_t version = d.U16("version");
-  uint16_t zero = d.U16("reserved");
-  uint32_t len = d.U32("length");
-  if (!d.Finish().ok() || version != kEntryVersion || zero != 0) return std::nullopt;
-  if (len > entry.size() - kEntryHeader || FramedSize(len) != entry.size()) return std::nullopt;
-  for (size_t i = kEntryHeader + len; i < entry.size(); i++) {
-    if (entry[i] != 0) return std::nullopt;
-  }
-  return entry.subspan(kEntryHeader, len);
-}
 
 // ---------------------------------------------------------------------------
 // Small helpers over libraft's public structs.
