@@ -11,6 +11,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <typeinfo>
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
@@ -410,7 +411,9 @@ void Facade::Serve(const Request& req, Response& res, bool authenticate, const H
     a.body = r.outcome;
     if (r.status == 401) a.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"medchain\"");
   } catch (const std::exception& e) {
-    spdlog::error("fhir: {} {}: {}", req.method, req.path, e.what());
+    // Neither the path (patient ids) nor the exception's text (which may
+    // quote a resource) goes to the log: the kind of failure only.
+    spdlog::error("fhir: a {} request failed unexpectedly ({})", req.method, typeid(e).name());
     a.status = 500;
     a.body = fhir::OperationOutcome("error", "exception", "internal error");
   }
