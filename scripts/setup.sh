@@ -9,6 +9,7 @@ PACKAGES=(
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libtomlplusplus-dev libvalijson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
   etcd-server etcd-client
 )
 # Node.js and npm fetch the pinned FHIR R4 definitions (scripts/fhir-definitions.sh)

@@ -2,17 +2,19 @@
 # Sets up, builds and runs every test suite:
 #   1. build/        the normal build: unit and functional tests (ctest)
 #   2. build-asan/   unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer
-# Usage: ./scripts/test.sh [--no-setup] [--no-asan] [-- extra ctest args]
+#   3. build-fuzz/   every libFuzzer target for 30 s (scripts/fuzz.sh)
+# Usage: ./scripts/test.sh [--no-setup] [--no-asan] [--no-fuzz] [-- extra ctest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-setup=1 asan=1
+setup=1 asan=1 fuzz=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-setup) setup=0 ;;
     --no-asan) asan=0 ;;
+    --no-fuzz) fuzz=0 ;;
     --) shift; break ;;
-    *) echo "usage: $0 [--no-setup] [--no-asan] [-- ctest args]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--no-setup] [--no-asan] [--no-fuzz] [-- ctest args]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -44,5 +46,9 @@ if [ "$asan" = 1 ]; then
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
      ctest --output-on-failure -j "$jobs" -L unit "$@")
+fi
+if [ "$fuzz" = 1 ]; then
+  echo "== fuzz targets, 30 s each"
+  MEDCHAIN_TESTDATA="$testdata" ./scripts/fuzz.sh 30
 fi
 echo "== all tests passed"
