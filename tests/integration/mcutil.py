@@ -22,7 +22,7 @@ free 127.0.0.1 port in a fresh temporary folder, talks HTTP to it, runs the
 
 What is here:
   parse_args()        the arguments ctest passes (--bin-dir, --testdata)
-  free_port()         a port the OS just handed out (bound to 0, then closed)
+  free_port()         a free port from this process's own slice (no race under ctest -j)
   wait_for(f, ...)    polls f() until it returns a true value, with a deadline
   request(...)        one HTTP request; returns a Reply (status, headers, body, json())
   DevNode             a `medchaind --dev` process: start, wait healthy, SIGTERM,
@@ -67,11 +67,52 @@ def parse_args(description=None):
     return ap.parse_args()
 
 
+_port_slice = {"base": None, "next": 0, "lock": None}
+PORT_SLICES = (10000, 78)  # first port, number of slices of 128 (10000-19983)
+
+
+def _claim_port_slice():
+    """Claims a slice of 128 ports for this process for as long as it lives:
+    an flock on /tmp/medchain-test-ports/<base>, which the kernel drops when
+    the process exits (even on SIGKILL), so no stale claim survives."""
+    import fcntl
+    lock_dir = os.path.join(tempfile.gettempdir(), "medchain-test-ports")
+    os.makedirs(lock_dir, exist_ok=True)
+    first, count = PORT_SLICES
+    start = os.getpid() % count
+    for i in range(count):
+        base = first + ((start + i) % count) * 128
+        f = open(os.path.join(lock_dir, str(base)), "w")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            continue
+        _port_slice.update(base=base, next=0, lock=f)
+        return
+    raise RuntimeError("free_port: every port slice is claimed by a running test")
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago (the OS picked it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that is free now and that no other test will be
+    handed: each test process claims its own slice of 128 ports (an flock,
+    see _claim_port_slice) below the kernel's ephemeral range (32768 and up),
+    and hands each port out once. Tests running in parallel under `ctest -j`
+    therefore cannot race for a port, as bind-to-0-then-close would let them.
+    (Unit tests use 20000-32767 the same way, tests/unit/port_util.h.)"""
+    if _port_slice["base"] is None:
+        _claim_port_slice()
+    while _port_slice["next"] < 128:
+        port = _port_slice["base"] + _port_slice["next"]
+        _port_slice["next"] += 1
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # held by something outside the tests
+            return port
+    raise RuntimeError("free_port: this process used all 128 ports of its slice")
 
 
 def wait_for(predicate, timeout=30.0, what="condition", interval=0.02):

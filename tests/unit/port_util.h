@@ -4,24 +4,50 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <mutex>
+#include <string>
 
 namespace medchain::testing {
 
-// A free loopback port, never handed out twice by this process and not one
-// the kernel hands to anyone else: ports are taken below the ephemeral range
-// (32768 and up on Linux), from a slice of 128 chosen by the process id, so
-// tests running in parallel under `ctest -j` do not race for the same port
-// as bind-to-0-then-close would. A port something else holds is skipped.
+// A free loopback port that no other test is handed: this process claims a
+// slice of 128 ports below the kernel's ephemeral range (which starts at
+// 32768) for as long as it lives — an flock on
+// $TMPDIR/medchain-test-ports/<first port>, dropped by the kernel when the
+// process exits — and hands each port out once. Tests running in parallel
+// under `ctest -j` cannot race for a port, as bind-to-0-then-close would let
+// them. (Functional tests use 10000-19983 the same way, mcutil.free_port.)
+// Returns 0 when no port is left: the caller's bind then fails and says so.
 inline int FreePort() {
   static std::mutex mu;
-  static int next = 0;
+  static int base = -1, next = 0;
   std::lock_guard<std::mutex> lock(mu);
-  const int base = 20000 + static_cast<int>(::getpid() % 99) * 128;  // 20000..32767
+  if (base < 0) {
+    const auto dir = std::filesystem::temp_directory_path() / "medchain-test-ports";
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    constexpr int kFirst = 20000, kSlices = 99;  // 20000..32671
+    const int start = static_cast<int>(::getpid() % kSlices);
+    for (int i = 0; i < kSlices && base < 0; ++i) {
+      const int candidate = kFirst + ((start + i) % kSlices) * 128;
+      const std::string path = (dir / std::to_string(candidate)).string();
+      const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) continue;
+      if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        base = candidate;  // fd stays open: the claim lasts until exit
+      } else {
+        ::close(fd);
+      }
+    }
+    if (base < 0) return 0;
+  }
   while (next < 128) {
     const int port = base + next++;
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -33,9 +59,9 @@ inline int FreePort() {
     addr.sin_port = htons(static_cast<uint16_t>(port));
     const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     ::close(fd);
-    if (free) return port;
+    if (free) return port;  // else held by something outside the tests
   }
-  return 0;  // the slice is exhausted: the caller's bind fails and says so
+  return 0;
 }
 
 }  // namespace medchain::testing
