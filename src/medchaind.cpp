@@ -3,6 +3,7 @@
 //
 //   medchaind --config FILE
 //   medchaind --dev [--data-dir DIR] [--listen 127.0.0.1:PORT]
+//   medchaind --check-config FILE        (checks it, starts nothing; docs/operations.md)
 //   medchaind --print-config-reference   (docs/configuration.md)
 //
 // SIGTERM or SIGINT stops it cleanly.
@@ -117,13 +118,17 @@ void ProtectProcess() {
 
 int main(int argc, char** argv) {
   CLI::App app{"medchaind: a medchain node"};
-  std::string config_path, data_dir = kDevDir, listen = kDevListen;
+  std::string config_path, check_path, data_dir = kDevDir, listen = kDevListen;
   bool dev = false, print_reference = false;
   app.add_option("--config", config_path, "node configuration (TOML)");
   app.add_flag("--dev", dev, "run a single-node dev network (created on first start)");
   app.add_option("--data-dir", data_dir,
                  std::string("dev network folder (default ") + kDevDir + ")");
   app.add_option("--listen", listen, std::string("dev API address (default ") + kDevListen + ")");
+  auto* check = app.add_option("--check-config", check_path,
+                               "check a node configuration without starting anything: exit 0 "
+                               "and one line if it is valid, 2 and the error otherwise");
+  check->excludes(app.get_option("--config"))->excludes(app.get_option("--dev"));
   app.add_flag("--print-config-reference", print_reference,
                "print every config key with its type, default and meaning (Markdown) and exit");
   try {
@@ -135,6 +140,17 @@ int main(int argc, char** argv) {
   if (print_reference) {
     std::cout << node::ConfigReferenceMarkdown();
     return std::cout.flush() ? 0 : 1;
+  }
+  if (!check_path.empty()) {
+    ProtectProcess();  // the key files may be opened
+    crypto::Init();
+    auto checked = node::CheckConfig(check_path);
+    if (!checked.ok()) {
+      std::cerr << "error: " << checked.status().message() << "\n";
+      return 2;
+    }
+    std::cout << node::CheckSummary(check_path, *checked) << std::endl;
+    return 0;
   }
   if (dev == !config_path.empty()) {
     std::cerr << "error: give either --config FILE or --dev\n";

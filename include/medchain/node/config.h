@@ -92,6 +92,41 @@ std::string ConfigReferenceMarkdown();
 // node.passphrase_file. Every error names the key and the file.
 Result<NodeConfig> LoadConfig(const std::string& path);
 
+// What CheckConfig found in a valid config.
+struct ConfigCheck {
+  NodeConfig config;       // as LoadConfig reads it (passphrase possibly empty)
+  std::string consortium;  // the genesis' consortium
+  bool founding = false;   // node.id is a node of the genesis (else it joins later)
+  bool data_dir_exists = false;
+  std::string passphrase_from;  // "node.passphrase_file" or "$NAME"; empty: none found
+  std::string passphrase_env;   // the variable LoadConfig would read (node.passphrase_env)
+  bool fhir_facade = false;     // fhir.token and fhir.key_file are both set
+};
+
+// Checks a config as far as it can be done without the network and without
+// writing anything (medchaind --check-config, docs/operations.md):
+//  - everything LoadConfig checks, except that finding no passphrase at all
+//    is not an error (it may be given only in the service's environment): the
+//    key files are then parsed but not opened;
+//  - node.genesis exists and is a valid genesis (the rules block 0 of a new
+//    chain is applied with);
+//  - node.id is a node of the genesis or, with raft.enabled, may join later;
+//    raft.enabled is on when the genesis has more than one node;
+//  - node.key_file exists and is a key file; for a founding node its signing
+//    key is the registered one; a passphrase, when there is one, opens it;
+//  - api.listen and raft.address are host:port with a well-formed host name
+//    or IP address; raft.address is the registered Raft address;
+//  - node.data_dir, if it exists, is a folder;
+//  - with the FHIR facade on: fhir.key_file as node.key_file (opened with the
+//    same passphrase), and fhir.definitions (or the search for them) a folder.
+// Errors name the file and the key, as LoadConfig's do. Not checked: free
+// ports, reachable peers, and whether a ledger already in data_dir belongs to
+// this genesis (the store is not opened).
+Result<ConfigCheck> CheckConfig(const std::string& path);
+
+// One line saying what CheckConfig found: "ok: FILE: node node-1 of ...".
+std::string CheckSummary(const std::string& path, const ConfigCheck& check);
+
 // The TOML text of a config (the inverse of LoadConfig, without the passphrase).
 std::string FormatConfig(const NodeConfig& config, const std::string& passphrase_file);
 
