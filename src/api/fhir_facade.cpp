@@ -4,13 +4,11 @@
 #include <sodium.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <mutex>
 #include <set>
-#include <thread>
 #include <typeinfo>
 
 #include <httplib.h>
@@ -19,6 +17,7 @@
 
 #include "medchain/core/codec.h"
 #include "medchain/core/sha256.h"
+#include "medchain/core/task_pool.h"
 #include "medchain/crypto/aead.h"
 #include "medchain/crypto/box.h"
 #include "medchain/crypto/init.h"
@@ -148,32 +147,13 @@ std::string NewId() {
          hex.substr(16, 4) + "-" + hex.substr(20);
 }
 
-// Reads a request fans out into (one audited read each) run on at most this
-// many threads.
+// Reads (and writes) a request fans out into (one audited read each) run on
+// at most this many threads: the request's own and kMaxParallelReads - 1
+// workers of the facade's pool, which all requests share.
 constexpr size_t kMaxParallelReads = 16;
-
-// Runs fn(i) for every i in [0, n) on up to kMaxParallelReads threads; the
-// first exception thrown by fn is rethrown once all have finished.
-void RunParallel(size_t n, const std::function<void(size_t)>& fn) {
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  std::exception_ptr first;
-  auto work = [&] {
-    for (size_t i = next++; i < n; i = next++) {
-      try {
-        fn(i);
-      } catch (...) {
-        std::lock_guard lock(mu);
-        if (!first) first = std::current_exception();
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < std::min(n, kMaxParallelReads); ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (first) std::rethrow_exception(first);
-}
+// Helpers waiting for a worker of that pool; past this a request runs with
+// fewer helpers (on its own thread at worst) rather than queueing more.
+constexpr size_t kMaxQueuedHelpers = 256;
 
 // A record id the facade can serve: a FHIR id that is also a ledger id.
 bool IsServableId(std::string_view id) {
@@ -393,6 +373,15 @@ class Facade {
   // The CapabilityStatement, built on first use.
   std::once_flag m_capability_once;
   Json m_capability;
+  // Threads for the reads and writes a request fans out into (RunParallel),
+  // started once with the facade: no thread is started per request.
+  mutable TaskPool m_workers{kMaxParallelReads - 1, kMaxQueuedHelpers};
+
+  // Runs fn(i) for every i in [0, n), up to kMaxParallelReads at once; the
+  // first exception thrown by fn is rethrown once all have finished.
+  void RunParallel(size_t n, const std::function<void(size_t)>& fn) const {
+    medchain::RunParallel(m_workers, n, kMaxParallelReads, fn);
+  }
 };
 
 std::vector<std::pair<std::string, std::string>> QueryParams(const Request& req) {

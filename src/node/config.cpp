@@ -117,6 +117,16 @@ constexpr ConfigKey kKeys[] = {
      .max = 3600000,
      .default_value = "30000",
      .description = "How long a `?wait=commit` waits before 504."},
+    {.section = "api",
+     .name = "peer_reply_max_bytes",
+     .type = T::kInteger,
+     .min = 4 << 20,
+     .max = int64_t{4} << 30,
+     .default_value = "67108864",
+     .description = "The largest reply read from another node (a catch-up block with its "
+                    "sidecars); a larger one is dropped and the next peer asked. Must be at "
+                    "least the larger of `max_body_bytes` and `blocks.max_bytes` plus 1 MiB; "
+                    "when not set, the default is raised to that if needed."},
 
     {.section = "blocks",
      .name = "max_txs",
@@ -398,6 +408,7 @@ Result<NodeConfig> ReadConfig(const std::string& path, NeedPassphrase need,
   num("api", "max_body_bytes", c.max_body_bytes);
   num("api", "threads", c.http_threads);
   num("api", "wait_timeout_ms", c.wait_timeout_ms);
+  num("api", "peer_reply_max_bytes", c.peer_reply_max_bytes);
   num("blocks", "max_txs", c.block_max_txs);
   num("blocks", "max_bytes", c.block_max_bytes);
   num("blocks", "max_delay_ms", c.block_max_delay_ms);
@@ -432,6 +443,20 @@ Result<NodeConfig> ReadConfig(const std::string& path, NeedPassphrase need,
     return Status::InvalidArgument(path + ": node.log_level: \"" + c.log_level +
                                    "\" is not one of trace, debug, info, warn, error, "
                                    "critical, off");
+  }
+  {
+    // A block fetched from a peer must fit: its transactions and sidecars
+    // stay within blocks.max_bytes, except a block of one transaction, which
+    // came in one request body (api.max_body_bytes); 1 MiB for the framing.
+    const size_t floor = std::max(c.max_body_bytes, c.block_max_bytes) + (size_t{1} << 20);
+    if (!t["api"]["peer_reply_max_bytes"]) {
+      c.peer_reply_max_bytes = std::max(c.peer_reply_max_bytes, floor);
+    } else if (c.peer_reply_max_bytes < floor) {
+      return Status::InvalidArgument(
+          path + ": api.peer_reply_max_bytes: must be at least " + std::to_string(floor) +
+          " (the larger of api.max_body_bytes and blocks.max_bytes, plus 1 MiB), or a peer's "
+          "largest block could not be fetched");
+    }
   }
   if (!ledger::IsValidId(c.node_id))
     return Status::InvalidArgument(path + ": node.id: not a valid id");

@@ -23,6 +23,7 @@
 
 #include "medchain/api/json.h"
 #include "medchain/api/server.h"
+#include "medchain/core/task_pool.h"
 #include "medchain/consensus/raft_node.h"
 #include "medchain/crypto/init.h"
 #include "medchain/crypto/keyfile.h"
@@ -30,6 +31,7 @@
 #include "medchain/node/pool.h"
 #include "medchain/store/chain.h"
 #include "medchain/store/checkpoint.h"
+#include "node/peer_http.h"
 
 namespace medchain::node {
 
@@ -227,6 +229,12 @@ consensus::Role RoleFromLedger(uint8_t raft_role) {
   }
 }
 
+// The pool that asks peers for GET /v1/cluster: enough workers for a few
+// such requests to a 5-node cluster at once; asks past the queue's bound
+// are not made (the peer shows unreachable) rather than queued without end.
+constexpr size_t kFanoutThreads = 8;
+constexpr size_t kFanoutQueue = 64;
+
 class NodeImpl final : public Node, public consensus::StateMachine {
  public:
   explicit NodeImpl(NodeConfig config)
@@ -352,6 +360,9 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   Waiters m_waiters;
   std::unique_ptr<consensus::RaftNode> m_raft;
   std::atomic<bool> m_raft_left{false};  // Raft stopped after a halt (cutter thread)
+  // Threads for the /v1/cluster fan-out, shared by all requests (declared
+  // before m_server: it outlives every HTTP handler that submits to it).
+  mutable TaskPool m_fanout{kFanoutThreads, kFanoutQueue};
   std::unique_ptr<api::Server> m_server;
   std::thread m_cutter;
   std::thread m_reconciler;
@@ -823,16 +834,19 @@ Result<api::SubmitOutcome> NodeImpl::ForwardOnce(const std::string& url,
     if (m_stopping) return Status::Unavailable("the node is shutting down");
     m_forwards.insert(client.get());
   }
-  auto res = client->Post(full.c_str(), std::string(AsString(e.buffer())),
-                          "application/vnd.medchain.submission");
+  PeerCall call;
+  call.method = "POST";
+  call.path = full;
+  call.body = std::string(AsString(e.buffer()));
+  call.content_type = "application/vnd.medchain.submission";
+  auto res = PeerRequest(*client, url, "the leader", std::move(call));
   {
     std::lock_guard lock(m_forwards_mu);
     m_forwards.erase(client.get());
   }
-  if (!res) {
+  if (!res.ok()) {
     client.reset();
-    return Status::Unavailable("the leader at " + url + " did not answer (" +
-                               httplib::to_string(res.error()) + "); retry");
+    return Status::Unavailable(res.status().message() + "; retry");
   }
   auto j = api::ParseJson(res->body, "leader response");
   if (!j.ok() || !j->is_object()) return Status::Unavailable("the leader answered garbage");
@@ -1329,6 +1343,7 @@ Status NodeImpl::CatchUp(uint64_t target, std::optional<Clock::time_point> deadl
   auto last_warning = Clock::now();
   auto last_progress = Clock::now();
   size_t bad_in_a_row = 0;
+  std::set<std::string> oversize_warned;  // once per peer: the log stays bounded
   while (m_store->GetTip().height < target) {
     if (m_stopping) return Status::Unavailable("the node is stopping");
     if (deadline && Clock::now() > *deadline) {
@@ -1350,9 +1365,17 @@ Status NodeImpl::CatchUp(uint64_t target, std::optional<Clock::time_point> deadl
     httplib::Headers headers = {{"X-Medchain-Node", m_config.node_id},
                                 {"X-Medchain-Time", std::to_string(now)},
                                 {"X-Medchain-Signature", ToHex(m_keys->signing.Sign(msg))}};
-    auto res = c.Get(("/v1/sync/" + std::to_string(h)).c_str(), headers);
+    PeerCall call;
+    call.path = "/v1/sync/" + std::to_string(h);
+    call.headers = std::move(headers);
+    call.max_reply_bytes = m_config.peer_reply_max_bytes;
+    auto res = PeerRequest(c, url, "the peer", std::move(call));
+    if (!res.ok() && IsReplyTooLarge(res.status()) && oversize_warned.insert(url).second) {
+      spdlog::warn("catch-up: {} (api.peer_reply_max_bytes); trying another peer",
+                   res.status().message());
+    }
     bool applied = false;
-    if (res && res->status == 200) {
+    if (res.ok() && res->status == 200) {
       auto p = Proposal::Decode(AsBytes(res->body));
       if (p.ok() && p->block.header.height == h) {
         auto kind = ApplyProposal(*p, 0, /*from_peer=*/true);
@@ -1400,8 +1423,11 @@ Status NodeImpl::JoinCatchUp() {
     httplib::Client c(url);
     c.set_connection_timeout(std::chrono::milliseconds(500));
     c.set_read_timeout(std::chrono::seconds(5));
-    auto res = c.Get("/v1/node");
-    if (!res || res->status != 200) continue;
+    PeerCall call;
+    call.path = "/v1/node";
+    auto res = PeerRequest(c, url, "the peer", std::move(call));
+    if (!res.ok() && IsReplyTooLarge(res.status())) spdlog::warn("{}", res.status().message());
+    if (!res.ok() || res->status != 200) continue;
     auto j = api::Json::parse(res->body, nullptr, false);
     if (!j.is_object() || !j.contains("height") || !j["height"].is_number_unsigned()) continue;
     target = std::max(target, j["height"].get<uint64_t>());
@@ -1761,6 +1787,37 @@ std::string NodeImpl::Metrics() const {
   return o.str();
 }
 
+// GET /v1/cluster asks each peer for its own row (GET /v1/cluster?local=1)
+// with these socket timeouts, and waits for all answers at most
+// kClusterAskBudget (connect + one read + a margin).
+constexpr auto kClusterAskConnect = std::chrono::milliseconds(300);
+constexpr auto kClusterAskRead = std::chrono::seconds(1);
+constexpr auto kClusterAskBudget = std::chrono::milliseconds(1500);
+
+// The peer at `url`'s own row of its /v1/cluster, or nullopt if it did not
+// answer one (in time, within kSmallPeerReplyMaxBytes, well-typed).
+std::optional<api::Json> AskClusterRow(const std::string& url, Clock::time_point deadline) {
+  try {
+    httplib::Client c(url);
+    c.set_connection_timeout(kClusterAskConnect);
+    c.set_read_timeout(kClusterAskRead);
+    PeerCall call;
+    call.path = "/v1/cluster?local=1";
+    call.deadline = deadline;
+    auto res = PeerRequest(c, url, "the peer", std::move(call));
+    if (!res.ok() || res->status != 200) return std::nullopt;
+    auto j = api::Json::parse(res->body, nullptr, false);
+    if (!j.is_object() || !j.contains("nodes") || !j["nodes"].is_array()) return std::nullopt;
+    for (const auto& other : j["nodes"]) {
+      // A peer's reply is untrusted: only well-typed rows count.
+      if (other.is_object() && other.contains("self") && other["self"] == true) return other;
+    }
+  } catch (const std::exception&) {
+    // A pool task must not throw (an unusable URL, allocation failure).
+  }
+  return std::nullopt;
+}
+
 std::string NodeImpl::ClusterJson(bool local_only) const {
   std::string leader_url;
   std::optional<consensus::RaftStatus> info;
@@ -1807,28 +1864,48 @@ std::string NodeImpl::ClusterJson(bool local_only) const {
     rows.push_back(Row{std::move(n), p->node->api_url, self});
   }
   if (!local_only) {
-    // Each node reports its own term and progress; ask them all at once.
-    std::vector<std::future<std::optional<api::Json>>> asks(rows.size());
+    // Each node reports its own term and progress; ask them all at once, on
+    // the node's fan-out pool (no thread per request). A peer that has not
+    // answered by the deadline (the pool busy with other requests' asks, or
+    // the peer slow) is shown unreachable.
+    struct Asks {
+      std::mutex mu;
+      std::condition_variable cv;
+      std::vector<std::optional<api::Json>> answers;  // guarded by mu
+      size_t pending = 0;                             // guarded by mu
+    };
+    auto asks = std::make_shared<Asks>();
+    asks->answers.resize(rows.size());
+    const auto deadline = Clock::now() + kClusterAskBudget;
     for (size_t i = 0; i < rows.size(); ++i) {
       if (rows[i].self) continue;
-      asks[i] = std::async(std::launch::async, [url = rows[i].url]() -> std::optional<api::Json> {
-        httplib::Client c(url);
-        c.set_connection_timeout(0, 300000);
-        c.set_read_timeout(1, 0);
-        auto res = c.Get("/v1/cluster?local=1");
-        if (!res || res->status != 200) return std::nullopt;
-        auto j = api::Json::parse(res->body, nullptr, false);
-        if (!j.is_object() || !j.contains("nodes") || !j["nodes"].is_array()) return std::nullopt;
-        for (const auto& other : j["nodes"]) {
-          // A peer's reply is untrusted: only well-typed rows count.
-          if (other.is_object() && other.contains("self") && other["self"] == true) return other;
-        }
-        return std::nullopt;
+      // The task shares only `asks` (alive as long as it is) and copies the
+      // rest: it may run after this request gave up on it.
+      {
+        std::lock_guard lock(asks->mu);
+        asks->pending++;
+      }
+      bool queued = m_fanout.TrySubmit([asks, i, deadline, url = rows[i].url] {
+        std::optional<api::Json> answer;
+        if (Clock::now() < deadline) answer = AskClusterRow(url, deadline);
+        std::lock_guard lock(asks->mu);
+        asks->answers[i] = std::move(answer);
+        if (--asks->pending == 0) asks->cv.notify_all();
       });
+      if (!queued) {  // the pool's queue is full: this peer shows unreachable
+        std::lock_guard lock(asks->mu);
+        asks->pending--;
+      }
+    }
+    std::vector<std::optional<api::Json>> answers;
+    {
+      std::unique_lock lock(asks->mu);
+      asks->cv.wait_until(lock, deadline, [&] { return asks->pending == 0; });
+      answers = asks->answers;
     }
     for (size_t i = 0; i < rows.size(); ++i) {
       if (rows[i].self) continue;
-      auto other = asks[i].get();
+      const auto& other = answers[i];
       api::Json& n = rows[i].json;
       n["reachable"] = other.has_value();
       if (!other) continue;

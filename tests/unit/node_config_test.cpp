@@ -30,7 +30,8 @@ std::string Fields(const NodeConfig& c) {
     << '|' << c.fhir_token << '|' << c.fhir_key_file << '|' << c.fhir_definitions << '|'
     << c.log_level << '|' << c.raft.enabled << '|' << c.raft.address << '|'
     << c.raft.election_timeout_ms << '|' << c.raft.heartbeat_timeout_ms << '|'
-    << c.raft.snapshot_threshold << '|' << c.raft.snapshot_trailing;
+    << c.raft.snapshot_threshold << '|' << c.raft.snapshot_trailing << '|'
+    << c.peer_reply_max_bytes;
   for (const auto& j : c.raft.join) o << '|' << j;
   return o.str();
 }
@@ -138,6 +139,36 @@ TEST_F(ConfigTable, IntegerRangesAreTheTables) {
     }
   }
   EXPECT_GE(integers, 11);
+}
+
+// A block fetched from a peer must fit api.peer_reply_max_bytes: unset, it is
+// raised to fit the largest block the other limits allow; set below that, the
+// config is refused.
+TEST_F(ConfigTable, PeerReplyLimitFitsTheLargestBlock) {
+  Values v = Base();
+  v["api"]["max_body_bytes"] = std::to_string(64 << 20);
+  auto raised = Load(v);
+  ASSERT_TRUE(raised.ok()) << raised.status().message();
+  EXPECT_EQ(raised->peer_reply_max_bytes, size_t{65} << 20);
+
+  v["api"]["peer_reply_max_bytes"] = std::to_string(64 << 20);
+  auto refused = Load(v);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find(
+                "api.peer_reply_max_bytes: must be at least " + std::to_string(65 << 20)),
+            std::string::npos)
+      << refused.status().message();
+
+  v = Base();
+  v["blocks"]["max_bytes"] = std::to_string(32 << 20);
+  v["api"]["peer_reply_max_bytes"] = std::to_string(33 << 20);
+  auto exact = Load(v);
+  ASSERT_TRUE(exact.ok()) << exact.status().message();
+  EXPECT_EQ(exact->peer_reply_max_bytes, size_t{33} << 20);
+
+  auto defaults = Load(Base());
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->peer_reply_max_bytes, size_t{64} << 20);
 }
 
 // A default the table states is what LoadConfig applies when the key is

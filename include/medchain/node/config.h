@@ -38,6 +38,10 @@ struct NodeConfig {
   std::string listen = "127.0.0.1:7070";
   std::string public_url;  // how others reach the API; default http://<listen>
   size_t max_body_bytes = 2 << 20;
+  // The largest reply this node reads from a peer (a block with its
+  // sidecars, fetched in catch-up); a larger one is dropped. LoadConfig
+  // raises the default to fit the largest block this config allows.
+  size_t peer_reply_max_bytes = size_t{64} << 20;
   unsigned http_threads = 256;
   unsigned wait_timeout_ms = 30000;
   size_t block_max_txs = 2000;
