@@ -8,7 +8,8 @@
 
 namespace medchain {
 
-TaskPool::TaskPool(size_t threads, size_t max_queued) : m_max_queued(std::max<size_t>(max_queued, 1)) {
+TaskPool::TaskPool(size_t threads, size_t max_queued)
+    : m_max_queued(std::max<size_t>(max_queued, 1)) {
   threads = std::max<size_t>(threads, 1);
   m_workers.reserve(threads);
   for (size_t i = 0; i < threads; ++i) m_workers.emplace_back([this] { Work(); });
@@ -70,8 +71,8 @@ struct ParallelRun {
   std::atomic<size_t> next{0};
   std::mutex mu;
   std::condition_variable cv;
-  size_t done = 0;            // guarded by mu
-  std::exception_ptr first;   // guarded by mu
+  size_t done = 0;           // guarded by mu
+  std::exception_ptr first;  // guarded by mu
 
   void Drain() {
     for (size_t i = next++; i < n; i = next++) {

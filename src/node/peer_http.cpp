@@ -14,8 +14,8 @@ bool IsReplyTooLarge(const Status& status) {
          status.message().find(kTooLarge) != std::string::npos;
 }
 
-Result<PeerReply> PeerRequest(httplib::Client& client, const std::string& url,
-                              std::string_view who, PeerCall call) {
+Result<PeerReply> PeerRequest(httplib::Client& client, const std::string& url, std::string_view who,
+                              PeerCall call) {
   const std::string peer = std::string(who) + " at " + url;
   enum class Stop { kNone, kTooLarge, kLate } stop = Stop::kNone;
   PeerReply reply;

@@ -52,8 +52,8 @@ struct PeerCall {
 //   "<who> at <url> sent a reply over <max_reply_bytes> bytes"
 //   "<who> at <url> did not finish its reply in time" (deadline passed)
 // After an error the client's connection is closed (never reused half read).
-Result<PeerReply> PeerRequest(httplib::Client& client, const std::string& url,
-                              std::string_view who, PeerCall call);
+Result<PeerReply> PeerRequest(httplib::Client& client, const std::string& url, std::string_view who,
+                              PeerCall call);
 
 // Whether `status` is PeerRequest's "sent a reply over N bytes".
 bool IsReplyTooLarge(const Status& status);

@@ -163,10 +163,11 @@ TEST(RunParallel, FinishesOnTheCallersThreadWhenThePoolIsBusy) {
   Gate gate;
   Done done;
   // Both workers blocked, the queue full: no helper can run.
-  for (int i = 0; i < 2; ++i) ASSERT_TRUE(pool.TrySubmit([&] {
-    gate.Wait();
-    done.Add();
-  }));
+  for (int i = 0; i < 2; ++i)
+    ASSERT_TRUE(pool.TrySubmit([&] {
+      gate.Wait();
+      done.Add();
+    }));
   ASSERT_TRUE(gate.WaitForWaiters(2));
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(pool.TrySubmit([&] { done.Add(); }));
   std::set<std::thread::id> ids;
