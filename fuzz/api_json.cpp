@@ -18,7 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)api::BodyFromJson(static_cast<ledger::TxType>(t), *j);
   }
   if (j->is_object() && j->contains("body")) {
-    for (uint16_t t : {1, 10, 20, 30}) (void)api::BodyFromJson(static_cast<ledger::TxType>(t), (*j)["body"]);
+    for (uint16_t t : {1, 10, 20, 30})
+      (void)api::BodyFromJson(static_cast<ledger::TxType>(t), (*j)["body"]);
   }
   return 0;
 }

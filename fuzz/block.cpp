@@ -1,8 +1,8 @@
 // Copyright (c) medchain developers.
 // Blocks, block headers and Raft proposals from peers: strict decoding with
 // one canonical form each (decode-encode identity).
-#include "fuzz_util.h"
 #include "medchain/ledger/block.h"
+#include "fuzz_util.h"
 
 using namespace medchain;
 

@@ -2,8 +2,8 @@
 // Public identity files (what `medchain identity` shares): parsing never
 // crashes. Encrypted key files are not fuzzed through DecryptKeyFile here:
 // each attempt runs Argon2id at the file's stated cost.
-#include "fuzz_util.h"
 #include "medchain/crypto/keyfile.h"
+#include "fuzz_util.h"
 
 using namespace medchain;
 

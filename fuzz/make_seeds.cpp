@@ -26,7 +26,8 @@ void Write(const fs::path& dir, ByteView bytes) {
   fs::create_directories(dir);
   // Named by content, as libFuzzer names corpus files: no duplicates.
   std::ofstream(dir / ToHex(Sha256Digest(bytes)).substr(0, 16), std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
 }
 
 void WriteText(const fs::path& dir, const std::string& text) {

@@ -4,9 +4,9 @@
 // canonical form); its signature check and its JSON form never crash; and a
 // transaction whose body decodes comes back from its JSON form unchanged
 // (api/json.h: the JSON form re-encodes to exactly one byte string).
+#include "medchain/ledger/transaction.h"
 #include "fuzz_util.h"
 #include "medchain/api/json.h"
-#include "medchain/ledger/transaction.h"
 
 using namespace medchain;
 
@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)t.VerifySignature();
   api::Json j = api::TxToJson(t);
   (void)j.dump(-1, ' ', false, api::Json::error_handler_t::replace);
-  if (j["body"].contains("malformed_hex")) return 0;  // a body only the wire form carries
+  if (j["body"].contains("malformed_hex")) return 0;   // a body only the wire form carries
   if (t.type() == ledger::TxType::kGenesis) return 0;  // never submitted, so no JSON reader
   auto back = api::TxFromJson(j);
   if (!back.ok()) std::fprintf(stderr, "%s\n", back.status().ToString().c_str());
