@@ -54,6 +54,9 @@ int HttpStatus(Code code) {
   return 500;
 }
 
+// The last-resort answer, written without any JSON machinery that could throw.
+constexpr const char* kInternalErrorBody = R"({"error":"internal","message":"internal error"})";
+
 void SendJson(Response& res, int status, const Json& j) {
   res.status = status;
   // Strings here can carry bytes a client sent (a path, a parser's excerpt of
@@ -244,7 +247,7 @@ class HttpServer final : public Server {
       try {
         spdlog::error("api: a handler for {} failed unexpectedly", req.method);
         res.status = 500;
-        res.set_content(R"({"error":"internal","message":"internal error"})", "application/json");
+        res.set_content(kInternalErrorBody, "application/json");
       } catch (...) {
       }
     });
@@ -263,7 +266,7 @@ class HttpServer final : public Server {
           SendError(res, res.status, "invalid_argument", "bad request");
         }
       } catch (...) {
-        res.set_content(R"({"error":"internal","message":"internal error"})", "application/json");
+        res.set_content(kInternalErrorBody, "application/json");
       }
     });
     int port = m_options.port;

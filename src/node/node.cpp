@@ -327,6 +327,18 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   // Stores the Raft index applied last; a node that cannot (a failing disk)
   // halts rather than replay entries it already applied. False if it halted.
   bool RecordApplied(uint64_t index);
+  // Runs f; if it throws, halts with "<action> <index> failed unexpectedly".
+  // The state machine callbacks must not throw into the consensus layer.
+  template <class F>
+  void HaltIfThrows(const char* action, uint64_t index, F&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      Halt(std::string(action) + " " + std::to_string(index) + " failed unexpectedly: " + e.what());
+    } catch (...) {
+      Halt(std::string(action) + " " + std::to_string(index) + " failed unexpectedly");
+    }
+  }
   // Fetches and applies blocks from peers until the tip reaches `target`.
   // Retries unreachable peers until `deadline` (none: until the node stops).
   Status CatchUp(uint64_t target, std::optional<Clock::time_point> deadline = std::nullopt);
@@ -1255,13 +1267,7 @@ void NodeImpl::Apply(uint64_t index, uint64_t, ByteView entry) {
   // A state machine must not throw (the entry would be neither applied nor
   // refused). Whatever a library throws while applying halts this node
   // instead: the entry stays unapplied and is replayed after a restart.
-  try {
-    ApplyProposal(*p, index);
-  } catch (const std::exception& e) {
-    Halt("applying Raft entry " + std::to_string(index) + " failed unexpectedly: " + e.what());
-  } catch (...) {
-    Halt("applying Raft entry " + std::to_string(index) + " failed unexpectedly");
-  }
+  HaltIfThrows("applying Raft entry", index, [&] { ApplyProposal(*p, index); });
 }
 
 Bytes NodeImpl::Snapshot(uint64_t, uint64_t) {
@@ -1273,15 +1279,8 @@ Bytes NodeImpl::Snapshot(uint64_t, uint64_t) {
 
 void NodeImpl::Restore(uint64_t index, uint64_t term, ByteView snapshot) {
   // As Apply: a throw would leave Raft believing the snapshot installed.
-  try {
-    RestoreFromPeers(index, term, snapshot);
-  } catch (const std::exception& e) {
-    Halt("installing the Raft snapshot at index " + std::to_string(index) +
-         " failed unexpectedly: " + e.what());
-  } catch (...) {
-    Halt("installing the Raft snapshot at index " + std::to_string(index) +
-         " failed unexpectedly");
-  }
+  HaltIfThrows("installing the Raft snapshot at index", index,
+               [&] { RestoreFromPeers(index, term, snapshot); });
 }
 
 void NodeImpl::RestoreFromPeers(uint64_t index, uint64_t, ByteView snapshot) {

@@ -26,6 +26,20 @@ DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs
                    "configuration.md")
 
 
+def section_keys(lines, section_re, key_re):
+    """The "section.key" names in lines: a line matching section_re starts a
+    section, and one matching key_re inside a section names a key."""
+    keys, section = set(), None
+    for line in lines:
+        m = re.match(section_re, line)
+        if m:
+            section = m.group(1)
+        m = re.match(key_re, line)
+        if m and section:
+            keys.add(f"{section}.{m.group(1)}")
+    return keys
+
+
 def main():
     args = mcutil.parse_args()
     t = mcutil.Checker("config_reference")
@@ -43,14 +57,7 @@ def main():
             "medchaind --print-config-reference > docs/configuration.md)", diff[:3000])
 
     # The keys the reference lists, as "section.key".
-    listed, section = set(), None
-    for line in p.stdout.splitlines():
-        m = re.match(r"^## \[([a-z]+)\]$", line)
-        if m:
-            section = m.group(1)
-        m = re.match(r"^\| `([a-z_]+)` \|", line)
-        if m and section:
-            listed.add(f"{section}.{m.group(1)}")
+    listed = section_keys(p.stdout.splitlines(), r"^## \[([a-z]+)\]$", r"^\| `([a-z_]+)` \|")
     t.check(len(listed) >= 25 and {"node.id", "api.listen", "raft.join", "fhir.token"} <= listed,
             f"the reference lists every section's keys ({len(listed)})", sorted(listed))
 
@@ -61,15 +68,8 @@ def main():
                                           "--nodes", "3", "--base-port", "7070"],
                            passphrase="pw")
         t.check(r.returncode == 0, "medchain init --raft writes a network", r.stderr[-400:])
-        written, section = set(), None
         with open(os.path.join(net, "node1", "medchaind.toml")) as f:
-            for line in f:
-                m = re.match(r"^\[([a-z]+)\]", line)
-                if m:
-                    section = m.group(1)
-                m = re.match(r"^([a-z_]+) = ", line)
-                if m and section:
-                    written.add(f"{section}.{m.group(1)}")
+            written = section_keys(f, r"^\[([a-z]+)\]", r"^([a-z_]+) = ")
         t.check(written and written <= listed,
                 "every key of init's config is in the reference", sorted(written - listed))
     return t.finish()
