@@ -3,6 +3,7 @@
 // N medchaind processes on 127.0.0.1, in the foreground. Created on first
 // use (keys in DIR/keys/, passphrase "dev"), resumed when started again.
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,6 +85,10 @@ int Run(const DevnetArgs& a) {
       sigset_t none;
       sigemptyset(&none);
       pthread_sigmask(SIG_SETMASK, &none, nullptr);
+      // A node does not outlive its devnet: if devnet dies without passing
+      // the signal on (SIGKILL), the kernel sends the node SIGTERM.
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (getppid() == 1) _exit(0);  // devnet already gone before prctl
       setenv("MEDCHAIN_PASSPHRASE", "dev", 0);
       execl(daemon.c_str(), "medchaind", "--config", c.c_str(), static_cast<char*>(nullptr));
       std::perror(("exec " + daemon).c_str());

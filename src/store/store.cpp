@@ -13,6 +13,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <shared_mutex>
 
@@ -216,6 +217,10 @@ class RocksStore final : public Store {
     if (o.read_only) {
       s = rocksdb::DB::OpenForReadOnly(opts, o.path, cfs, &handles, &db);
     } else {
+      // Made here, so a new store's first start does not log RocksDB's
+      // "Error when reading ... dir NotFound" at error level.
+      std::error_code ec;
+      std::filesystem::create_directories(o.path, ec);
       s = rocksdb::DB::Open(opts, o.path, cfs, &handles, &db);
     }
     if (!s.ok()) return FromRocks(s, "opening the store at " + o.path);

@@ -105,8 +105,9 @@ def free_port():
     while _port_slice["next"] < 128:
         port = _port_slice["base"] + _port_slice["next"]
         _port_slice["next"] += 1
+        # No SO_REUSEADDR: a port any socket still holds (a listener, a
+        # connection, TIME_WAIT) is skipped, not handed out.
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
@@ -192,6 +193,10 @@ def request(method, url, body=None, content_type=None, headers=None, timeout=60.
 _live_processes = []
 
 
+class PortTaken(RuntimeError):
+    """medchaind could not listen on its port: it was taken after free_port()."""
+
+
 def _kill_leftovers():
     for p in _live_processes:
         if p.poll() is None:
@@ -255,16 +260,38 @@ class DevNode:
         """Starts medchaind (on `port`, else the last port, else a free one)
         and waits until /v1/healthz answers 200."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
+        chosen = not (port or self.port)
         self.port = port or self.port or free_port()
+        for _ in range(4):
+            try:
+                return self._start_once(timeout)
+            except PortTaken:
+                # Something outside the tests took the port between the probe
+                # and medchaind's listen: only then, and only for a port this
+                # class picked, try the next one.
+                if not chosen:
+                    raise
+                self.port = free_port()
+        return self._start_once(timeout)
+
+    def _start_once(self, timeout):
         self._log = open(self.log_path, "ab")
+        log_start = self._log.tell()
         self.proc = subprocess.Popen(self._command(), stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         _live_processes.append(self.proc)
 
         def healthy():
             if self.proc.poll() is not None:
+                self._close_log()
+                tail = self.log_tail()
+                with open(self.log_path, "rb") as f:
+                    f.seek(log_start)
+                    this_run = f.read().decode(errors="replace")
+                if "cannot listen on 127.0.0.1:" in this_run:
+                    raise PortTaken(tail)
                 raise RuntimeError(f"medchaind exited with {self.proc.returncode} while starting:\n"
-                                   + self.log_tail())
+                                   + tail)
             try:
                 return request("GET", self.url + "/v1/healthz", timeout=5).status == 200
             except OSError:
