@@ -23,8 +23,8 @@
 
 #include "medchain/api/json.h"
 #include "medchain/api/server.h"
-#include "medchain/core/task_pool.h"
 #include "medchain/consensus/raft_node.h"
+#include "medchain/core/task_pool.h"
 #include "medchain/crypto/init.h"
 #include "medchain/crypto/keyfile.h"
 #include "medchain/crypto/signed_note.h"
@@ -32,6 +32,7 @@
 #include "medchain/store/chain.h"
 #include "medchain/store/checkpoint.h"
 #include "node/peer_http.h"
+#include "node/waiters.h"
 
 namespace medchain::node {
 
@@ -77,87 +78,6 @@ class Histogram {
   uint64_t m_counts[std::size(kBounds) + 1] = {};
   double m_sum = 0;
   uint64_t m_n = 0;
-};
-
-// Waiters for ?wait=commit, keyed by transaction id.
-class Waiters {
- public:
-  struct Waiter {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    Status status;
-    api::SubmitOutcome outcome;
-  };
-
-  std::shared_ptr<Waiter> Register(const Hash& id) {
-    auto w = std::make_shared<Waiter>();
-    std::lock_guard lock(m_mu);
-    if (m_closed) {
-      w->done = true;
-      w->status = Status::Unavailable("the node is shutting down");
-      return w;
-    }
-    m_waiters.emplace(id, w);
-    return w;
-  }
-  // Shutdown: every waiter now and later learns the node is going away.
-  void Close() {
-    std::vector<std::shared_ptr<Waiter>> ws;
-    {
-      std::lock_guard lock(m_mu);
-      m_closed = true;
-      for (auto& [id, w] : m_waiters) ws.push_back(w);
-      m_waiters.clear();
-    }
-    for (auto& w : ws) {
-      std::lock_guard lock(w->mu);
-      w->done = true;
-      w->status = Status::Unavailable("the node is shutting down");
-      w->cv.notify_all();
-    }
-  }
-  void Unregister(const Hash& id, const std::shared_ptr<Waiter>& w) {
-    std::lock_guard lock(m_mu);
-    auto range = m_waiters.equal_range(id);
-    for (auto it = range.first; it != range.second; ++it) {
-      if (it->second == w) {
-        m_waiters.erase(it);
-        return;
-      }
-    }
-  }
-  void Fulfil(const Hash& id, const Status& status, const api::SubmitOutcome& outcome) {
-    std::vector<std::shared_ptr<Waiter>> ws;
-    {
-      std::lock_guard lock(m_mu);
-      auto range = m_waiters.equal_range(id);
-      for (auto it = range.first; it != range.second; ++it) ws.push_back(it->second);
-      m_waiters.erase(range.first, range.second);
-    }
-    for (auto& w : ws) {
-      std::lock_guard lock(w->mu);
-      w->done = true;
-      w->status = status;
-      w->outcome = outcome;
-      w->cv.notify_all();
-    }
-  }
-  bool Empty() const {
-    std::lock_guard lock(m_mu);
-    return m_waiters.empty();
-  }
-  // Whether anyone waits for `id` (a waiter registers before it checks the
-  // ledger, so a false here cannot lose a wake-up).
-  bool Has(const Hash& id) const {
-    std::lock_guard lock(m_mu);
-    return m_waiters.count(id) != 0;
-  }
-
- private:
-  mutable std::mutex m_mu;
-  std::unordered_multimap<Hash, std::shared_ptr<Waiter>, HashHasher> m_waiters;
-  bool m_closed = false;
 };
 
 struct Snapshot_ {
@@ -271,7 +191,7 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   Result<api::SubmitOutcome> SubmitChecked(TransactionRef tx,
                                            std::optional<ledger::Sidecar> sidecar, bool wait,
                                            bool signature_checked,
-                                           std::shared_ptr<Waiters::Waiter>* defer = nullptr);
+                                           Waiters::Ticket* defer = nullptr);
   Result<api::SubmitOutcome> Submit(TransactionRef tx, std::optional<ledger::Sidecar> sidecar,
                                     bool wait) override;
   std::vector<Result<api::SubmitOutcome>> SubmitBatch(std::vector<BatchItem> items,
@@ -294,9 +214,8 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   bool IsLeader() const { return !m_raft || m_leader.load(); }
   Status CheckForPool(const ledger::Transaction& tx, const ledger::Sidecar* sidecar) const;
   std::optional<api::SubmitOutcome> CommittedOutcome(const Hash& id) const;
-  Result<api::SubmitOutcome> Wait(const Hash& id, std::shared_ptr<Waiters::Waiter> w);
-  Result<api::SubmitOutcome> Wait(const Hash& id, std::shared_ptr<Waiters::Waiter> w,
-                                  Clock::time_point deadline);
+  Result<api::SubmitOutcome> Wait(const Hash& id, Waiters::Ticket w);
+  Result<api::SubmitOutcome> Wait(const Hash& id, Waiters::Ticket w, Clock::time_point deadline);
   Result<api::SubmitOutcome> SubmitAsNode(ledger::TxType type, Bytes body);
   // Sends a submission to the leader (retrying while leadership changes).
   // nullopt: this node leads now and pools the submission itself.
@@ -442,7 +361,8 @@ Status NodeImpl::Init() {
   const auto perms = fs::status(m_config.data_dir, ec).permissions();
   if (!ec && (perms & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none) {
     fs::permissions(m_config.data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-    if (ec) return Status::IOError("cannot make " + m_config.data_dir + " private: " + ec.message());
+    if (ec)
+      return Status::IOError("cannot make " + m_config.data_dir + " private: " + ec.message());
     spdlog::warn("data folder {} was readable by others: now 0700", m_config.data_dir);
   }
   store::StoreOptions so;
@@ -616,23 +536,16 @@ std::optional<api::SubmitOutcome> NodeImpl::CommittedOutcome(const Hash& id) con
   return o;
 }
 
-Result<api::SubmitOutcome> NodeImpl::Wait(const Hash& id, std::shared_ptr<Waiters::Waiter> w) {
+Result<api::SubmitOutcome> NodeImpl::Wait(const Hash& id, Waiters::Ticket w) {
   return Wait(id, std::move(w), Clock::now() + std::chrono::milliseconds(m_config.wait_timeout_ms));
 }
 
-Result<api::SubmitOutcome> NodeImpl::Wait(const Hash& id, std::shared_ptr<Waiters::Waiter> w,
+Result<api::SubmitOutcome> NodeImpl::Wait(const Hash& id, Waiters::Ticket w,
                                           Clock::time_point deadline) {
-  std::unique_lock lock(w->mu);
-  bool done = w->cv.wait_until(lock, deadline, [&] { return w->done; });
-  if (!done) {
-    lock.unlock();
-    m_waiters.Unregister(id, w);
-    if (auto c = CommittedOutcome(id)) return *c;
-    return Status::Timeout("not committed within " + std::to_string(m_config.wait_timeout_ms) +
-                           " ms; it is still pending (GET /v1/transactions/" + ToHex(id) + ")");
-  }
-  if (!w->status.ok()) return w->status;
-  return w->outcome;
+  if (auto r = m_waiters.Wait(id, w, deadline)) return *r;
+  if (auto c = CommittedOutcome(id)) return *c;
+  return Status::Timeout("not committed within " + std::to_string(m_config.wait_timeout_ms) +
+                         " ms; it is still pending (GET /v1/transactions/" + ToHex(id) + ")");
 }
 
 Result<api::SubmitOutcome> NodeImpl::WaitCommitted(const Hash& id) {
@@ -657,7 +570,7 @@ std::vector<Result<api::SubmitOutcome>> NodeImpl::SubmitBatch(std::vector<BatchI
                                                               bool wait) {
   std::vector<Result<api::SubmitOutcome>> out;
   out.reserve(items.size());
-  std::vector<std::shared_ptr<Waiters::Waiter>> waiters(items.size());
+  std::vector<Waiters::Ticket> waiters(items.size());
   // Everything is pooled first, so the whole batch can go into one block;
   // then one wait per pooled transaction, all against one deadline.
   for (size_t i = 0; i < items.size(); ++i) {
@@ -684,7 +597,7 @@ std::vector<Result<api::SubmitOutcome>> NodeImpl::SubmitBatch(std::vector<BatchI
 Result<api::SubmitOutcome> NodeImpl::SubmitChecked(TransactionRef tx,
                                                    std::optional<ledger::Sidecar> sidecar,
                                                    bool wait, bool signature_checked,
-                                                   std::shared_ptr<Waiters::Waiter>* defer) {
+                                                   Waiters::Ticket* defer) {
   m_submitted++;
   auto reject = [&](Status s) {
     m_rejected++;
@@ -721,7 +634,7 @@ Result<api::SubmitOutcome> NodeImpl::SubmitChecked(TransactionRef tx,
                                           " was already used by this author (replay)"));
     }
   }
-  std::shared_ptr<Waiters::Waiter> w;
+  Waiters::Ticket w;
   if (wait) w = m_waiters.Register(tx->id());
   PoolEntry e;
   e.size =
@@ -878,9 +791,9 @@ Result<api::SubmitOutcome> NodeImpl::ForwardOnce(const std::string& url,
       o.leaf_index = j->value("leaf_index", 0ULL);
       const auto& r = (*j)["result"];
       std::string code = r.value("code", "ok");
-      o.result.code = code == "ok"
-                          ? ledger::TxCode::kOk
-                          : (code == "refused" ? ledger::TxCode::kRefused : ledger::TxCode::kInvalid);
+      o.result.code =
+          code == "ok" ? ledger::TxCode::kOk
+                       : (code == "refused" ? ledger::TxCode::kRefused : ledger::TxCode::kInvalid);
       o.result.reason = r.value("reason", "");
       o.result.break_glass = r.value("break_glass", false);
       if (r.contains("records")) {
@@ -902,11 +815,8 @@ Result<api::SubmitOutcome> NodeImpl::WaitApplied(const Hash& id, Clock::time_poi
     m_waiters.Unregister(id, w);
     return *c;
   }
-  std::unique_lock lock(w->mu);
-  bool done = w->cv.wait_until(lock, deadline, [&] { return w->done; });
-  if (!done) {
-    lock.unlock();
-    m_waiters.Unregister(id, w);
+  auto r = m_waiters.Wait(id, w, deadline);
+  if (!r) {
     if (auto c = CommittedOutcome(id)) return *c;
     return Status::Timeout("committed on the leader but not yet applied on this node within " +
                            std::to_string(m_config.wait_timeout_ms) + " ms (GET /v1/transactions/" +
@@ -914,11 +824,10 @@ Result<api::SubmitOutcome> NodeImpl::WaitApplied(const Hash& id, Clock::time_poi
   }
   // A waiter is fulfilled with an error only when this node stops or stops
   // leading; the transaction is committed (the leader said so): look again.
-  if (!w->status.ok()) {
+  if (!r->ok()) {
     if (auto c = CommittedOutcome(id)) return *c;
-    return w->status;
   }
-  return w->outcome;
+  return *r;
 }
 
 Result<api::SubmitOutcome> NodeImpl::SubmitAsNode(ledger::TxType type, Bytes body) {
@@ -1232,24 +1141,8 @@ store::ApplyOutcome::Kind NodeImpl::ApplyProposal(const Proposal& proposal, uint
   }
   if (membership || p.block.header.height % 1000 == 0) NoteMembership(p.block, o.results);
   m_pool.Committed(p.block.txs);
-  for (size_t i = 0; i < p.block.txs.size(); ++i) {
-    const Hash& id = p.block.txs[i]->id();
-    if (!m_waiters.Has(id)) continue;
-    if (o.results[i].ok()) {
-      // Its first occurrence (a repeat is never ok): answer without a lookup.
-      api::SubmitOutcome c;
-      c.id = id;
-      c.committed = true;
-      c.height = p.block.header.height;
-      c.index = static_cast<uint32_t>(i);
-      c.leaf_index = o.first_leaf + i;
-      c.result = o.results[i];
-      m_waiters.Fulfil(id, Status::Ok(), c);
-    } else if (auto c = CommittedOutcome(id)) {
-      // A repeated transaction answers with its first (committed) occurrence.
-      m_waiters.Fulfil(id, Status::Ok(), *c);
-    }
-  }
+  m_waiters.CompleteBlock(p.block, o.results, o.first_leaf,
+                          [this](const Hash& id) { return CommittedOutcome(id); });
   return Kind::kApplied;
 }
 
