@@ -44,7 +44,7 @@ cat <<EOT
 
 == the dev node is running at $url (data in $dir, keys in $dir/keys, passphrase dev)
    curl $url/v1/checkpoint
-   build/bin/medchain audit --node $url --patient pat-demo --proofs
+   MEDCHAIN_PASSPHRASE=dev build/bin/medchain audit --node $url --key $dir/keys/pat-demo.key --patient pat-demo --proofs
    MEDCHAIN_PASSPHRASE=dev build/bin/medchain record get --node $url --key $dir/keys/pat-demo.key --patient pat-demo --type Observation --purpose self
    build/bin/medchain verify --data-dir $dir/node1     (after stopping the node)
 Ctrl-C stops it.

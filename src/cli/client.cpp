@@ -14,9 +14,92 @@
 #include "cli/command.h"
 #include "medchain/api/read_response.h"
 #include "medchain/api/server.h"
+#include "medchain/crypto/http_signature.h"
 #include "medchain/crypto/init.h"
 
+#include <filesystem>
+#include <mutex>
+
 namespace medchain::cli {
+
+namespace {
+
+// The process's request signer (LoadKey's first key). Set once, read by
+// every NodeClient.
+struct RequestSigner {
+  std::mutex mu;
+  std::optional<crypto::SigningKey> key;  // GUARDED_BY(mu)
+  std::string keyid;                      // GUARDED_BY(mu)
+};
+RequestSigner& Signer() {
+  static RequestSigner s;
+  return s;
+}
+
+std::string KeyIdOf(const crypto::KeyMaterial& k) {
+  return !k.participant_id.empty() ? k.participant_id : ToHex(k.signing.public_key());
+}
+
+void SetSignerOnce(const crypto::KeyMaterial& k) {
+  auto& s = Signer();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.key) return;
+  auto copy = crypto::SigningKey::FromSeed(k.signing.seed());
+  if (!copy.ok()) return;
+  s.key.emplace(std::move(*copy));
+  s.keyid = KeyIdOf(k);
+}
+
+// The signature headers for `method` `target` on `url` by `key`.
+httplib::Headers SignedHeaders(const std::string& method, const std::string& url,
+                               const std::string& target, const std::string& keyid,
+                               const crypto::SigningKey& key) {
+  auto view = crypto::RequestViewFor(method, url, target);
+  if (!view.ok()) return {};
+  auto h = crypto::SignApiRequest(*view, keyid, static_cast<int64_t>(NowMs() / 1000), key);
+  if (!h.ok()) return {};
+  return {{"Signature-Input", h->signature_input}, {"Signature", h->signature}};
+}
+
+// The same by the process's signer; empty when there is none.
+httplib::Headers SignatureHeaders(const std::string& method, const std::string& url,
+                                  const std::string& target) {
+  auto& s = Signer();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (!s.key) return {};
+  return SignedHeaders(method, url, target, s.keyid, *s.key);
+}
+
+}  // namespace
+
+std::string RequestSignerId() {
+  auto& s = Signer();
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.key ? s.keyid : std::string();
+}
+
+void UseReaderKey(const std::string& path, const std::string& participant) {
+  std::string chosen = path;
+  if (chosen.empty()) {
+    if (const char* env = std::getenv("MEDCHAIN_KEY")) chosen = env;
+  }
+  if (chosen.empty() && !participant.empty()) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(".", ec)) {
+      if (e.path().extension() != ".key") continue;
+      auto id = crypto::ReadPublicIdentity(e.path().string());
+      if (id.ok() && id->participant_id == participant) {
+        chosen = e.path().string();
+        break;
+      }
+    }
+  }
+  if (chosen.empty()) return;
+  auto k = LoadKey(chosen);
+  if (!k.ok()) {
+    std::cerr << "warning: requests go unsigned: " << k.status().message() << "\n";
+  }
+}
 
 NodeClient::NodeClient(std::string url, int timeout_s) : m_url(std::move(url)) {
   while (!m_url.empty() && m_url.back() == '/') m_url.pop_back();
@@ -31,6 +114,13 @@ NodeClient::NodeClient(std::string url, int timeout_s) : m_url(std::move(url)) {
 }
 
 NodeClient::~NodeClient() = default;
+
+void NodeClient::SignAs(const crypto::KeyMaterial& key) {
+  auto copy = crypto::SigningKey::FromSeed(key.signing.seed());
+  if (!copy.ok()) return;
+  m_sign_key.emplace(std::move(*copy));
+  m_keyid = KeyIdOf(key);
+}
 
 Status StatusFromApi(std::string_view code, std::string message) {
   if (code == "invalid_argument") return Status::InvalidArgument(std::move(message));
@@ -61,7 +151,9 @@ Result<Json> NodeClient::Decode(int status, const std::string& body) {
 }
 
 Result<Json> NodeClient::GetJson(const std::string& path) {
-  auto res = m_http->Get(path.c_str());
+  auto res =
+      m_http->Get(path.c_str(), m_sign_key ? SignedHeaders("GET", m_url, path, m_keyid, *m_sign_key)
+                                           : SignatureHeaders("GET", m_url, path));
   if (!res) {
     m_last_status = 0;
     return Status::Unavailable("cannot reach the node at " + m_url + " (" +
@@ -71,7 +163,9 @@ Result<Json> NodeClient::GetJson(const std::string& path) {
 }
 
 Result<std::string> NodeClient::GetText(const std::string& path) {
-  auto res = m_http->Get(path.c_str());
+  auto res =
+      m_http->Get(path.c_str(), m_sign_key ? SignedHeaders("GET", m_url, path, m_keyid, *m_sign_key)
+                                           : SignatureHeaders("GET", m_url, path));
   if (!res) {
     m_last_status = 0;
     return Status::Unavailable("cannot reach the node at " + m_url);
@@ -157,6 +251,7 @@ Result<crypto::KeyMaterial> LoadKey(const std::string& path) {
   }
   auto k = crypto::ReadKeyFile(path, pass);
   SecureZero(pass);
+  if (k.ok()) SetSignerOnce(*k);
   return k;
 }
 

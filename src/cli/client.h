@@ -45,6 +45,10 @@ class NodeClient {
   // POST /v1/reads asking for the binary answer (api/read_response.h).
   Result<api::ReadOutcome> ReadRecords(const ledger::Transaction& request);
 
+  // Signs this client's GETs with `key` instead of the process's signer
+  // (LoadKey's first key).
+  void SignAs(const crypto::KeyMaterial& key);
+
   // HTTP status of the last response (0: no response).
   int last_status() const { return m_last_status; }
 
@@ -54,6 +58,8 @@ class NodeClient {
   std::string m_url;
   std::unique_ptr<httplib::Client> m_http;
   int m_last_status = 0;
+  std::optional<crypto::SigningKey> m_sign_key;  // SignAs()
+  std::string m_keyid;
 };
 
 // Maps an API error code ("not_found") and message back to a Status.
@@ -64,7 +70,20 @@ Status StatusFromApi(std::string_view code, std::string message);
 Status CheckBatchSize(unsigned batch);
 
 // Loads a key file, asking for its passphrase ($MEDCHAIN_PASSPHRASE or a prompt).
+// The first key a command loads also signs its API requests (RFC 9421
+// HTTP Message Signatures, docs/api.md "Signed requests"): every NodeClient
+// of the process adds Signature-Input and Signature to each GET.
 Result<crypto::KeyMaterial> LoadKey(const std::string& path);
+
+// For commands that only read (audit, grant list, record list, tx, block):
+// finds the key to sign with: `path` if given, else $MEDCHAIN_KEY, else a
+// key file in the current folder whose participant id is `participant`
+// (read without its passphrase). Loads it (LoadKey) when found; prints a
+// warning and carries on unsigned when it cannot be loaded.
+void UseReaderKey(const std::string& path, const std::string& participant);
+
+// The request signer's keyid, "" when requests go unsigned.
+std::string RequestSignerId();
 
 // A signed transaction of `type` with a fresh random nonce.
 ledger::TransactionRef MakeTx(const crypto::KeyMaterial& key, ledger::TxType type, Bytes body);

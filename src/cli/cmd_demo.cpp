@@ -85,6 +85,7 @@ int Run(const DemoArgs& a) {
   auto pat = EnsureKey(keys / "pat-demo.key", "pat-demo");
   if (!dr.ok() || !pat.ok()) return Fail("cannot create the demo keys");
   NodeClient node(a.node);
+  node.SignAs(*org);  // the organisation writes the records and reads what that needs
   Status s = Register(node, *org, *dr, "dr-demo", ledger::Role::kPractitioner, org_id, "Dr Demo");
   if (s.ok()) s = Register(node, *pat, *pat, "pat-demo", ledger::Role::kPatient, "", "");
   if (!s.ok()) return Fail(s.message());
@@ -147,7 +148,9 @@ int Run(const DemoArgs& a) {
             << (refused.ok() ? "allowed?!" : "refused, and recorded") << "\n";
 
   // The audit trail, each entry proven against the signed log.
-  auto audit = node.GetJson("/v1/patients/pat-demo/audit?proofs=1");
+  NodeClient patient_node(a.node);  // the trail is the patient's to read
+  patient_node.SignAs(*pat);
+  auto audit = patient_node.GetJson("/v1/patients/pat-demo/audit?proofs=1");
   if (!audit.ok()) return Fail(audit.status().message());
   size_t proven = 0;
   for (const auto& e : (*audit)["entries"]) {

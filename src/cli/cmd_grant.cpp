@@ -102,6 +102,7 @@ int Revoke(const GrantArgs& a) {
 }
 
 int List(const GrantArgs& a) {
+  UseReaderKey(a.key, a.patient);
   NodeClient node(a.node);
   auto j = node.GetJson("/v1/patients/" + a.patient + "/grants");
   if (!j.ok()) return Fail(j.status().message());
@@ -121,6 +122,7 @@ std::string FormatTime(uint64_t ms) {
 // The patient's audit trail; with --proofs every entry's inclusion proof is
 // checked here against the log root the node reports.
 int Audit(const GrantArgs& a) {
+  UseReaderKey(a.key, a.patient);
   NodeClient node(a.node);
   auto j = node.GetJson("/v1/patients/" + a.patient + "/audit" + (a.proofs ? "?proofs=1" : ""));
   if (!j.ok()) return Fail(j.status().message());
@@ -189,6 +191,9 @@ CommandGroup g_grant("grant", [](CLI::App& app, ExitCode& rc) {
   auto* list = grp->add_subcommand("list", "A patient's grants, active or not");
   list->add_option("--node", a->node, "node API URL");
   list->add_option("--patient", a->patient, "patient id")->required();
+  list->add_option("--key", a->key,
+                   "sign the request with this key file (default: $MEDCHAIN_KEY, or the key file "
+                   "here whose participant id is --patient)");
   list->callback([a, &rc] { rc = List(*a); });
 });
 
@@ -198,6 +203,9 @@ CommandGroup g_audit("audit", [](CLI::App& app, ExitCode& rc) {
       "audit", "A patient's audit trail: every write, grant, read, refusal, break-glass, erasure");
   c->add_option("--node", a->node, "node API URL ($MEDCHAIN_NODE)");
   c->add_option("--patient", a->patient, "patient id")->required();
+  c->add_option("--key", a->key,
+                "sign the request with this key file (default: $MEDCHAIN_KEY, or the key file here "
+                "whose participant id is --patient)");
   c->add_flag("--proofs", a->proofs, "fetch and check each entry's inclusion proof");
   c->add_flag("--json", a->json, "print JSON");
   c->callback([a, &rc] { rc = Audit(*a); });

@@ -250,7 +250,8 @@ int RunSubmit(const SubmitArgs& a) {
 
 // ---- tx, block ----
 
-int RunTx(const std::string& node, const std::string& id) {
+int RunTx(const std::string& node, const std::string& id, const std::string& key) {
+  UseReaderKey(key, "");
   auto h = HashFromHex(id);
   if (!h) return Fail("ID must be 64 hex digits", kExitUsage);
   NodeClient client(node);
@@ -260,7 +261,9 @@ int RunTx(const std::string& node, const std::string& id) {
   return kExitOk;
 }
 
-int RunBlock(const std::string& node, const std::string& height, bool full) {
+int RunBlock(const std::string& node, const std::string& height, bool full,
+             const std::string& key) {
+  if (full) UseReaderKey(key, "");
   uint64_t h = 0;
   if (!ParseU64(height, h)) return Fail("HEIGHT must be a decimal number", kExitUsage);
   NodeClient client(node);
@@ -427,6 +430,7 @@ Result<ledger::TransactionRef> TxFromNode(NodeClient& client, const Json& j) {
 int RunInclusion(const ProofArgs& a) {
   auto id = HashFromHex(a.tx);
   if (!id) return Fail("--tx must be 64 hex digits", kExitUsage);
+  UseReaderKey("", "");  // the transaction body: $MEDCHAIN_KEY signs
   NodeClient client(a.node);
   Trust trust;
   if (auto v = LoadTrust(a, client, trust)) return Report(*v);
@@ -644,21 +648,26 @@ CommandGroup g_node("node", [](CLI::App& app, ExitCode& rc) {
   {
     auto node = std::make_shared<std::string>();
     auto id = std::make_shared<std::string>();
+    auto key = std::make_shared<std::string>();
     auto* cmd = app.add_subcommand("tx", "Show a committed transaction and its result");
     AddNodeOption(cmd, *node);
     cmd->add_option("ID", *id, "transaction id (64 hex digits)")->required();
-    cmd->callback([node, id, &rc] { rc = Guarded([&] { return RunTx(*node, *id); }); });
+    cmd->add_option("--key", *key, "sign the request with this key file (default: $MEDCHAIN_KEY)");
+    cmd->callback([node, id, key, &rc] { rc = Guarded([&] { return RunTx(*node, *id, *key); }); });
   }
   {
     auto node = std::make_shared<std::string>();
     auto height = std::make_shared<std::string>();
     auto full = std::make_shared<bool>(false);
+    auto key = std::make_shared<std::string>();
     auto* cmd = app.add_subcommand("block", "Show a block: header and transaction ids");
     AddNodeOption(cmd, *node);
     cmd->add_option("HEIGHT", *height, "block height")->required();
     cmd->add_flag("--full", *full, "whole transactions with their results");
-    cmd->callback([node, height, full, &rc] {
-      rc = Guarded([&] { return RunBlock(*node, *height, *full); });
+    cmd->add_option("--key", *key,
+                    "with --full: sign the request with this key file (default: $MEDCHAIN_KEY)");
+    cmd->callback([node, height, full, key, &rc] {
+      rc = Guarded([&] { return RunBlock(*node, *height, *full, *key); });
     });
   }
   {

@@ -136,6 +136,7 @@ int Get(const RecordArgs& a) {
 }
 
 int Show(const RecordArgs& a, bool list) {
+  UseReaderKey(a.key, a.patient);
   NodeClient node(a.node);
   auto j = list ? node.GetJson("/v1/patients/" + a.patient + "/records")
                 : node.GetJson("/v1/records/" + a.record_id);
@@ -242,11 +243,15 @@ CommandGroup g_record("record", [](CLI::App& app, ExitCode& rc) {
   auto* hist = grp->add_subcommand("history", "A record's versions (provenance)");
   node_opt(hist);
   hist->add_option("--record", a->record_id, "record id")->required();
+  hist->add_option("--key", a->key, "sign the request with this key file (default: $MEDCHAIN_KEY)");
   hist->callback([a, &rc] { rc = Show(*a, false); });
 
   auto* list = grp->add_subcommand("list", "A patient's records");
   node_opt(list);
   list->add_option("--patient", a->patient, "patient id")->required();
+  list->add_option("--key", a->key,
+                   "sign the request with this key file (default: $MEDCHAIN_KEY, or the key file "
+                   "here whose participant id is --patient)");
   list->callback([a, &rc] { rc = Show(*a, true); });
 
   auto* erase =

@@ -132,6 +132,7 @@ Result<std::map<std::string, crypto::BoxPublicKey>> RequiredRecipients(
 Result<Json> PutRecord(NodeClient& node, const crypto::KeyMaterial& key, const std::string& writer,
                        const std::string& patient, const std::string& type,
                        const std::string& record_id, ByteView content) {
+  node.SignAs(key);  // what the writer reads to build the record, it reads as itself
   for (int attempt = 0;; ++attempt) {
     uint32_t version = 1;
     Hash supersedes{};
@@ -151,7 +152,11 @@ Result<Json> PutRecord(NodeClient& node, const crypto::KeyMaterial& key, const s
       auto prev = HashFromHex(hist.back().value("tx", ""));
       if (!prev) return Status::Corruption("bad history");
       supersedes = *prev;
-    } else if (existing.status().code() != Code::kNotFound) {
+    } else if (existing.status().code() != Code::kNotFound &&
+               existing.status().code() != Code::kPermissionDenied) {
+      // 403 is also the node's answer for "no such record" (it says nothing
+      // about records the writer may not see): write version 1, and the
+      // ledger refuses it if the id is taken.
       return existing.status();
     }
     MC_ASSIGN_OR_RETURN(auto recipients,
@@ -170,6 +175,7 @@ Result<Json> PutRecord(NodeClient& node, const crypto::KeyMaterial& key, const s
 
 Result<Json> SubmitGrant(NodeClient& node, const crypto::KeyMaterial& key, const std::string& me,
                          ledger::Grant g) {
+  node.SignAs(key);  // the patient's (or delegate's) own records and keys
   MC_ASSIGN_OR_RETURN(auto grantee_box, FetchBoxKey(node, g.grantee));
   MC_ASSIGN_OR_RETURN(Json recs, node.GetJson("/v1/patients/" + g.patient + "/records"));
   ledger::Sidecar sc;

@@ -55,12 +55,14 @@ Result<std::map<std::string, crypto::BoxPublicKey>> RequiredRecipients(
     const std::string& type, const std::string& writer, const std::string& custodian);
 
 // Writes a new record (or the next version of `record_id` when it exists).
+// `node` signs its requests with `key` from then on (NodeClient::SignAs).
 // Returns the submit outcome JSON. Retries once if a grant appeared meanwhile.
 Result<Json> PutRecord(NodeClient& node, const crypto::KeyMaterial& key, const std::string& writer,
                        const std::string& patient, const std::string& type,
                        const std::string& record_id, ByteView content);
 
-// Submits grant `g` (its scope, purpose and expiry set) after re-wrapping,
+// Submits grant `g` (its scope, purpose and expiry set) after re-wrapping
+// (`node` signs with `key` from then on),
 // for the grantee, the data key of every current version in scope; `me` is the
 // patient or a delegate, whose wrapped keys `key` opens.
 Result<Json> SubmitGrant(NodeClient& node, const crypto::KeyMaterial& key, const std::string& me,

@@ -25,6 +25,8 @@ What is here:
   free_port()         a free port from this process's own slice (no race under ctest -j)
   wait_for(f, ...)    polls f() until it returns a true value, with a deadline
   request(...)        one HTTP request; returns a Reply (status, headers, body, json())
+  sign_headers(...)   RFC 9421 Signature-Input/Signature for one request, made by
+                      `medchain sign-request` with a key file (docs/api.md)
   DevNode             a `medchaind --dev` process: start, wait healthy, SIGTERM,
                       SIGKILL, restart on the same folder; its keys and files
   ConfigNode          the same for `medchaind --config` (a `medchain init` network)
@@ -188,6 +190,24 @@ def request(method, url, body=None, content_type=None, headers=None, timeout=60.
         return Reply(res.status, {k.lower(): v for k, v in res.getheaders()}, payload)
     finally:
         conn.close()
+
+
+def sign_headers(bin_dir, key_path, url, method="GET", created=None, passphrase=DEV_PASSPHRASE):
+    """The two headers that sign `method url` with the key file at `key_path`
+    (RFC 9421, docs/api.md "Signed requests"), from `medchain sign-request`:
+    the C++ signer the CLI uses, so the tests need no ed25519 of their own.
+    `created` (s since the epoch) overrides the signing time."""
+    args = ["sign-request", "--key", key_path, "--method", method, url]
+    if created is not None:
+        args[1:1] = ["--created", str(int(created))]
+    p = run_cli(bin_dir, args, passphrase=passphrase)
+    if p.returncode != 0:
+        raise RuntimeError(f"medchain sign-request failed: {p.stderr.strip()}")
+    out = {}
+    for line in p.stdout.splitlines():
+        name, _, value = line.partition(": ")
+        out[name] = value
+    return out
 
 
 _live_processes = []
@@ -360,15 +380,42 @@ class DevNode:
         return False
 
     # -- API --
-    def get(self, path, timeout=60.0):
-        return request("GET", self.url + path, timeout=timeout)
+    def get(self, path, timeout=60.0, key=None, headers=None):
+        """GET `path`; signed with the key file `key` when given (a dev key
+        name such as "dev-hospital", or a path)."""
+        hdrs = dict(headers or {})
+        if key is not None:
+            hdrs.update(sign_headers(self.bin_dir, self._key_path(key), self.url + path))
+        return request("GET", self.url + path, headers=hdrs, timeout=timeout)
+
+    def _key_path(self, key):
+        return key if os.sep in key else self.key(key)
+
+    def auditor(self):
+        """The name of a registered auditor's dev key ("test-auditor"), made
+        and registered by the admin on first use: an auditor may read every
+        patient's metadata (docs/security.md), which tests that check other
+        things use to read it."""
+        name = "test-auditor"
+        path = self.key(name)
+        if not os.path.exists(path):
+            p = run_cli(self.bin_dir, ["keygen", "--out", path, "--participant-id", name],
+                        passphrase=DEV_PASSPHRASE)
+            if p.returncode != 0:
+                raise RuntimeError(f"keygen {name}: {p.stderr.strip()}")
+            p = run_cli(self.bin_dir, ["identity", "register", "--node", self.url, "--key",
+                                       self.key("admin"), "--id", name, "--role", "auditor",
+                                       "--subject-key", path], passphrase=DEV_PASSPHRASE)
+            if p.returncode != 0:
+                raise RuntimeError(f"registering {name}: {p.stderr.strip()} {p.stdout.strip()}")
+        return name
 
     def post(self, path, body, content_type=None, timeout=60.0):
         return request("POST", self.url + path, body, content_type=content_type, timeout=timeout)
 
-    def get_json(self, path):
-        """GET that must answer 200 with JSON."""
-        r = self.get(path)
+    def get_json(self, path, key=None):
+        """GET that must answer 200 with JSON (signed with `key` when given)."""
+        r = self.get(path, key=key)
         if r.status != 200 or r.json() is None:
             raise AssertionError(f"GET {path}: {r!r}")
         return r.json()
