@@ -118,6 +118,20 @@ void ProtectProcess() {
 
 int main(int argc, char** argv) {
   CLI::App app{"medchaind: a medchain node"};
+  app.set_version_flag("--version", "medchaind 0.1.0");
+  app.footer(
+      "Start a node with --config FILE (a network made by `medchain init`), or a one-node\n"
+      "dev network with --dev. SIGTERM or SIGINT stops it cleanly.\n\n"
+      "Exit status: 0 stopped by a signal, or the config checked is valid; 1 the node\n"
+      "cannot start (key file, genesis, store, port); 2 a bad config or arguments.\n\n"
+      "Environment:\n"
+      "  MEDCHAIN_PASSPHRASE        the node key's passphrase, unless node.passphrase_file\n"
+      "                             is set (node.passphrase_env names another variable)\n"
+      "  MEDCHAIN_FHIR_DEFINITIONS  FHIR R4 definitions folder for the --dev FHIR facade\n"
+      "  MEDCHAIN_CORE_DUMPS=1      allow core dumps (off: they would hold keys)\n\n"
+      "The Debian package runs it as medchaind.service with /etc/medchain/medchaind.toml\n"
+      "and its data in /var/lib/medchain. More: man medchaind, docs/operations.md,\n"
+      "docs/configuration.md (every config key, also --print-config-reference).");
   std::string config_path, check_path, data_dir = kDevDir, listen = kDevListen;
   bool dev = false, print_reference = false;
   app.add_option("--config", config_path, "node configuration (TOML)");

@@ -39,6 +39,15 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "medchain 0.1.0");
   ExitCode rc = kExitOk;
   for (auto& [name, registrar] : Registry()) registrar(app, rc);
+  // Set after the commands are registered, so their own --help does not repeat it.
+  app.footer(
+      "Run `medchain COMMAND --help` for a command's options.\n\n"
+      "Exit status: 0 success; 1 the command failed (the node refused, a check did not\n"
+      "pass); 2 bad arguments.\n\n"
+      "Environment:\n"
+      "  MEDCHAIN_NODE        the node's API URL for --node (default http://127.0.0.1:7070)\n"
+      "  MEDCHAIN_PASSPHRASE  key files' passphrase (else a prompt on a terminal)\n\n"
+      "More: man medchain, docs/ (api.md, operations.md, cluster.md, fhir.md).");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
