@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   etcd-server etcd-client
+  dpkg-dev file systemd man-db   # the .deb (cpack, dpkg-shlibdeps) and its test
 )
 # Node.js and npm fetch the pinned FHIR R4 definitions (scripts/fhir-definitions.sh)
 # and run the FHIR client of the functional tests. A Node.js already installed
