@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
       "pass); 2 bad arguments.\n\n"
       "Environment:\n"
       "  MEDCHAIN_NODE        the node's API URL for --node (default http://127.0.0.1:7070)\n"
+      "  MEDCHAIN_KEY         the key file that signs API reads when --key is not given\n"
       "  MEDCHAIN_PASSPHRASE  key files' passphrase (else a prompt on a terminal)\n\n"
       "More: man medchain, docs/ (api.md, operations.md, cluster.md, fhir.md).");
   try {
