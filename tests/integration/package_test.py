@@ -5,21 +5,25 @@ unpacked into a scratch root and run from there.
 
 cpack packs the binaries of the build under test (nothing is rebuilt) into a
 scratch folder. The .deb's control fields (Depends computed from the
-binaries' shared libraries: every library they load belongs to a package it
+binaries' shared libraries: every library they link belongs to a package it
 names, and apt would install it on this machine), its files (both binaries
 stripped in /usr/bin, the systemd unit, gzipped man pages) and its maintainer
-scripts are checked; the unit carries the hardening directives, passes
-`systemd-analyze verify` against the unpacked root (ExecStart= and the man
-pages of Documentation= resolve there) and `systemd-analyze security` rates
-it OK. Each man page renders without warnings and names every option of its
-binary's --help. Then a network made by the unpacked `medchain init` is laid
-out as docs/operations.md tells an operator (ROOT/etc/medchain,
+scripts are checked. The scripts run for real (postinst twice, as a
+reinstall does; prerm; postrm remove and purge) in a mount namespace whose
+/etc and /var are overlays, so the machine is untouched. The unit carries
+the hardening directives, passes `systemd-analyze verify` against the
+unpacked root (ExecStart= and the man pages of Documentation= resolve there)
+and `systemd-analyze security` rates it OK. Each man page renders without
+warnings and names every option and command of its binary's --help. Then a
+network made by the unpacked `medchain init` is laid out as
+docs/operations.md tells an operator (ROOT/etc/medchain,
 ROOT/var/lib/medchain), passes the unpacked `medchaind --check-config`, and
 the unpacked medchaind serves /v1/healthz, stops on SIGTERM with exit 0, and
 leaves a chain `medchain verify` accepts.
 
 A tool it needs that is missing (cpack, dpkg-deb, dpkg-shlibdeps, file,
-systemd-analyze, man, apt-get, readelf, ldd) fails the test, naming the Debian package
+systemd-analyze, man, apt-get, readelf, ldd, unshare; and root, for the
+mount namespace) fails the test, naming the Debian package
 (scripts/setup.sh installs them all).
 
 Usage: package_test.py --bin-dir BUILD/bin
@@ -35,9 +39,10 @@ import time
 import mcutil
 
 # tool -> the Debian package that has it (scripts/setup.sh)
-TOOLS = {"cpack": "cmake", "dpkg-deb": "dpkg", "dpkg": "dpkg", "dpkg-shlibdeps": "dpkg-dev",
-         "dpkg-query": "dpkg", "file": "file", "systemd-analyze": "systemd", "man": "man-db", "apt-get": "apt",
-         "readelf": "binutils", "ldd": "libc-bin", "sh": "dash"}
+TOOLS = {"cpack": "cmake", "dpkg-deb": "dpkg", "dpkg": "dpkg", "dpkg-query": "dpkg",
+         "dpkg-shlibdeps": "dpkg-dev", "file": "file", "systemd-analyze": "systemd",
+         "man": "man-db", "apt-get": "apt", "readelf": "binutils", "ldd": "libc-bin",
+         "sh": "dash", "unshare": "util-linux"}
 
 UNIT = "usr/lib/systemd/system/medchaind.service"
 MAN_PAGES = ["usr/share/man/man1/medchaind.1.gz", "usr/share/man/man1/medchain.1.gz"]
@@ -166,6 +171,81 @@ def lay_out_node(t, root, net):
     return config, data
 
 
+# Runs in a private mount namespace whose /etc and /var are overlays on
+# folders of the test (writes land there, the machine's files stay as they
+# were) and whose /run is empty (no systemd to talk to): the maintainer
+# scripts run for real (useradd, groupadd, mkdir, chown) without touching
+# the host. Prints "name value" lines.
+SCRIPTS_IN_NAMESPACE = r"""
+set -e
+mount -t overlay overlay -o lowerdir=/etc,upperdir="$S/etc-up",workdir="$S/etc-work" /etc
+mount -t overlay overlay -o lowerdir=/var,upperdir="$S/var-up",workdir="$S/var-work" /var
+mount -t tmpfs tmpfs /run
+report() { echo "$1 $2"; }
+sh -e "$C/postinst" configure ""
+report user "$(getent passwd medchain | cut -d: -f3,6,7)"
+report system_uid_max "$(awk '$1 == "SYS_UID_MAX" {print $2}' /etc/login.defs)"
+report group "$(getent group medchain | cut -d: -f1)"
+report etc "$(stat -c '%U:%G %a' /etc/medchain)"
+report var "$(stat -c '%U:%G %a' /var/lib/medchain)"
+echo 'operator edit' > /etc/medchain/medchaind.toml
+chmod 0640 /etc/medchain/medchaind.toml
+sh -e "$C/postinst" configure 0.1.0
+report reinstall_users "$(getent passwd | grep -c '^medchain:')"
+report reinstall_user "$(getent passwd medchain | cut -d: -f3,6,7)"
+report reinstall_config "$(cat /etc/medchain/medchaind.toml)"
+sh -e "$C/prerm" remove
+sh -e "$C/postrm" remove
+sh -e "$C/postrm" purge
+report purge_config "$(cat /etc/medchain/medchaind.toml)"
+rm /etc/medchain/medchaind.toml
+sh -e "$C/postrm" purge
+report purge_empty_etc "$(test -d /etc/medchain && echo kept || echo removed)"
+report purge_var "$(test -d /var/lib/medchain && echo kept || echo removed)"
+report purge_user "$(getent passwd medchain >/dev/null && echo kept || echo removed)"
+"""
+
+
+def maintainer_scripts(t, controls, scratch):
+    """postinst twice (install, then a reinstall), prerm and postrm, run
+    for real in a mount namespace (SCRIPTS_IN_NAMESPACE)."""
+    if not t.check(os.geteuid() == 0 and shutil.which("unshare"),
+                   "root and unshare (util-linux) to run the maintainer scripts in a "
+                   "mount namespace", f"euid {os.geteuid()}, unshare {shutil.which('unshare')}"):
+        return
+    ns = os.path.join(scratch, "ns")
+    for d in ("etc-up", "etc-work", "var-up", "var-work"):
+        os.makedirs(os.path.join(ns, d))
+    p = run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+             SCRIPTS_IN_NAMESPACE], env=dict(os.environ, S=ns, C=controls))
+    got = dict(line.split(" ", 1) if " " in line else (line, "")
+               for line in p.stdout.splitlines())
+    if not t.check(p.returncode == 0, "postinst, prerm and postrm run in a mount namespace",
+                   p.stdout + p.stderr):
+        return
+    uid, _, rest = got.get("user", "").partition(":")
+    t.check(uid.isdigit() and int(uid) <= int(got.get("system_uid_max") or 999) and
+            rest == "/var/lib/medchain:/usr/sbin/nologin",
+            "postinst: medchain is a system user (uid <= SYS_UID_MAX), home /var/lib/medchain, "
+            "no login", got.get("user"))
+    t.check(got.get("group") == "medchain", "postinst: the medchain group exists")
+    t.check(got.get("etc") == "root:medchain 750", "postinst: /etc/medchain root:medchain 0750",
+            got.get("etc"))
+    t.check(got.get("var") == "medchain:medchain 700",
+            "postinst: /var/lib/medchain medchain:medchain 0700", got.get("var"))
+    t.check(got.get("reinstall_users") == "1" and got.get("reinstall_user") == got.get("user"),
+            "postinst again (reinstall): succeeds, same single medchain user",
+            (got.get("reinstall_users"), got.get("reinstall_user")))
+    t.check(got.get("reinstall_config") == "operator edit",
+            "postinst again leaves the operator's config as it was")
+    t.check(got.get("purge_config") == "operator edit",
+            "prerm remove, postrm remove and purge keep a configured /etc/medchain")
+    t.check(got.get("purge_empty_etc") == "removed", "postrm purge removes an empty /etc/medchain")
+    t.check(got.get("purge_var") == "kept" and got.get("purge_user") == "kept",
+            "postrm purge keeps /var/lib/medchain (the ledger) and the medchain user",
+            (got.get("purge_var"), got.get("purge_user")))
+
+
 def main():
     args = mcutil.parse_args(__doc__)
     t = mcutil.Checker("package")
@@ -235,11 +315,8 @@ def main():
             path = os.path.join(controls, script)
             p = run(["sh", "-n", path])
             t.check(p.returncode == 0, f"{script} parses (sh -n)", p.stderr)
-        with open(os.path.join(controls, "postinst")) as f:
-            postinst = f.read()
-        t.check(re.search(r"getent passwd medchain.*\n\s*useradd --system", postinst) and
-                re.search(r"getent group medchain.*\n\s*groupadd --system", postinst),
-                "postinst creates the medchain system user and group only when absent")
+        t.section("maintainer scripts, run in a mount namespace")
+        maintainer_scripts(t, controls, scratch)
 
         t.section("dpkg -x and the unit")
         root = os.path.join(scratch, "root")
