@@ -115,8 +115,8 @@ class Applier {
       default:
         break;
     }
-    if (!m_author) return Invalid("the author key belongs to no registered participant");
-    if (m_author->suspended) return Invalid("the author " + m_author->id + " is suspended");
+    MC_ASSIGN_OR_RETURN(AuthorCheck standing, CheckAuthor(m_view, tx));
+    if (!standing.may_act()) return Invalid(standing.reason);
     switch (tx.type()) {
       case TxType::kUpdateParticipant:
         return Update();
@@ -654,6 +654,49 @@ class Applier {
 };
 
 }  // namespace
+
+Result<AuthorCheck> CheckAuthor(const StateView& view, const Transaction& tx) {
+  AuthorCheck c;
+  MC_ASSIGN_OR_RETURN(c.author, view.GetParticipantByKey(tx.author()));
+  if (!c.author) {
+    if (tx.type() == TxType::kRegisterParticipant) {
+      auto r = DecodeBody<RegisterParticipant>(tx.body(), "register_participant");
+      if (r.ok() && r->role == Role::kPatient && r->sign_key == tx.author()) {
+        c.standing = AuthorStanding::kSelfRegistration;
+        return c;
+      }
+    }
+    c.standing = AuthorStanding::kUnregistered;
+    c.reason = "the author key belongs to no registered participant";
+    return c;
+  }
+  const Participant& a = *c.author;
+  if (a.suspended) {
+    c.standing = AuthorStanding::kSuspended;
+    c.reason = "the author " + a.id + " is suspended";
+    return c;
+  }
+  if (a.role == Role::kPractitioner) {
+    MC_ASSIGN_OR_RETURN(auto org, view.GetParticipant(a.organisation));
+    if (!org || org->role != Role::kOrganisation || org->suspended) {
+      c.standing = AuthorStanding::kOrganisationSuspended;
+      c.reason = "the author " + a.id + " is a practitioner of organisation " + a.organisation +
+                 (org && org->role == Role::kOrganisation ? ", which is suspended"
+                                                          : ", which is not registered");
+      return c;
+    }
+  }
+  c.standing = AuthorStanding::kActive;
+  return c;
+}
+
+Result<TxResult> PreviewTransaction(const StateReader& state, const ChainParams& params,
+                                    uint64_t height, uint64_t time_ms, const Transaction& tx) {
+  StateDelta scratch(state);
+  BlockContext ctx{height, time_ms, 0, params};
+  Applier applier(ctx, scratch);
+  return applier.Apply(tx, true, 0);
+}
 
 Result<BlockOutcome> ApplyTransactions(const BlockContext& ctx,
                                        const std::vector<TransactionRef>& txs,

@@ -118,6 +118,15 @@ constexpr ConfigKey kKeys[] = {
      .default_value = "30000",
      .description = "How long a `?wait=commit` waits before 504."},
     {.section = "api",
+     .name = "refused_reads_per_minute",
+     .type = T::kInteger,
+     .min = 1,
+     .max = 1000000,
+     .default_value = "20",
+     .description = "Refused read requests (and replayed ones) this node commits per "
+                    "participant per minute, with bursts up to the same number; beyond it "
+                    "a read that would be refused gets 429 and nothing is recorded."},
+    {.section = "api",
      .name = "peer_reply_max_bytes",
      .type = T::kInteger,
      .min = 4 << 20,
@@ -409,6 +418,7 @@ Result<NodeConfig> ReadConfig(const std::string& path, NeedPassphrase need,
   num("api", "threads", c.http_threads);
   num("api", "wait_timeout_ms", c.wait_timeout_ms);
   num("api", "peer_reply_max_bytes", c.peer_reply_max_bytes);
+  num("api", "refused_reads_per_minute", c.refused_reads_per_minute);
   num("blocks", "max_txs", c.block_max_txs);
   num("blocks", "max_bytes", c.block_max_bytes);
   num("blocks", "max_delay_ms", c.block_max_delay_ms);

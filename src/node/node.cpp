@@ -32,6 +32,7 @@
 #include "medchain/store/chain.h"
 #include "medchain/store/checkpoint.h"
 #include "node/peer_http.h"
+#include "node/refusal_limiter.h"
 #include "node/waiters.h"
 
 namespace medchain::node {
@@ -158,7 +159,9 @@ constexpr size_t kFanoutQueue = 64;
 class NodeImpl final : public Node, public consensus::StateMachine {
  public:
   explicit NodeImpl(NodeConfig config)
-      : m_config(std::move(config)), m_pool(m_config.pool_max_txs) {}
+      : m_config(std::move(config)),
+        m_pool(m_config.pool_max_txs),
+        m_refusal_limiter(m_config.refused_reads_per_minute) {}
   ~NodeImpl() override { Stop(); }
 
   Status Init();
@@ -289,6 +292,7 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   std::unique_ptr<store::Chain> m_chain;
   Pool m_pool;
   Waiters m_waiters;
+  RefusalLimiter m_refusal_limiter;
   std::unique_ptr<consensus::RaftNode> m_raft;
   std::atomic<bool> m_raft_left{false};  // Raft stopped after a halt (cutter thread)
   // Threads for the /v1/cluster fan-out, shared by all requests (declared
@@ -333,7 +337,7 @@ class NodeImpl final : public Node, public consensus::StateMachine {
 
   // Metrics.
   std::atomic<uint64_t> m_blocks{0}, m_txs{0}, m_txs_invalid{0}, m_submitted{0}, m_rejected{0};
-  std::atomic<uint64_t> m_reads{0}, m_reads_refused{0}, m_stale{0};
+  std::atomic<uint64_t> m_reads{0}, m_reads_refused{0}, m_reads_limited{0}, m_stale{0};
   std::atomic<uint64_t> m_forwarded{0}, m_restores{0}, m_catchup_blocks{0}, m_membership_changes{0};
   Histogram m_commit_latency;
 };
@@ -847,7 +851,34 @@ Result<api::ReadOutcome> NodeImpl::Read(TransactionRef request) {
   MC_ASSIGN_OR_RETURN(auto body,
                       ledger::DecodeBody<ledger::ReadRecord>(request->body(), "read_record"));
   m_reads++;
-  // Requests refused before ordering are still recorded on the ledger.
+  // Only a valid signature of a registered participant can put an entry in
+  // a patient's trail (docs/security.md): anything else is answered and
+  // leaves no trace, so nobody can plant entries that blame someone else.
+  if (!request->VerifySignature()) {
+    m_reads_refused++;
+    return Status::Unauthenticated(
+        "the read request's signature does not verify for its author key (nothing recorded)");
+  }
+  const ledger::StateView state(m_store->State());
+  MC_ASSIGN_OR_RETURN(ledger::AuthorCheck standing, ledger::CheckAuthor(state, *request));
+  if (standing.standing == ledger::AuthorStanding::kUnregistered) {
+    m_reads_refused++;
+    return Status::Unauthenticated(
+        "the read request's author key belongs to no registered participant (nothing recorded)");
+  }
+  const std::string& requester_id = standing.author->id;
+  // Refused reads of a real participant are recorded, a limited number a
+  // minute per participant on this node (api.refused_reads_per_minute).
+  auto over_limit = [&] {
+    if (m_refusal_limiter.TryTake(requester_id, Clock::now())) return std::optional<Status>();
+    m_reads_refused++;
+    m_reads_limited++;
+    return std::optional<Status>(Status::ResourceExhausted(
+        requester_id + " had more than " + std::to_string(m_refusal_limiter.per_minute()) +
+        " refused read requests in the last minute on this node; this one was refused and not "
+        "recorded (retry later)"));
+  };
+  // Requests refused before ordering (replays) are recorded on the ledger.
   auto record_refusal = [&](const std::string& reason) {
     m_reads_refused++;
     ledger::AccessRefused a;
@@ -859,18 +890,27 @@ Result<api::ReadOutcome> NodeImpl::Read(TransactionRef request) {
     auto r = SubmitAsNode(ledger::TxType::kAccessRefused, ledger::EncodeBody(a));
     if (!r.ok()) spdlog::warn("could not record a refused read: {}", r.status().ToString());
   };
-  if (!request->VerifySignature()) {
-    record_refusal("forged request: the signature does not verify");
-    return Status::Unauthenticated("the read request's signature does not verify (recorded)");
-  }
   if (auto c = CommittedOutcome(request->id())) {
+    if (auto limited = over_limit()) return *limited;
     record_refusal("replayed request: transaction " + ToHex(request->id()) + " was already served");
     return Status::AlreadyExists("this read request was already served; sign a new one (recorded)");
   }
-  if (ledger::StateView(m_store->State()).NonceUsed(request->author(), request->nonce()) ||
+  if (state.NonceUsed(request->author(), request->nonce()) ||
       m_pool.NonceInUse(request->author(), request->nonce())) {
+    if (auto limited = over_limit()) return *limited;
     record_refusal("replayed request: nonce " + std::to_string(request->nonce()) + " already used");
     return Status::AlreadyExists("the request's nonce was already used (replay; recorded)");
+  }
+  {
+    // Would the rules refuse it? Then it counts against the limit before it
+    // is ordered (the block's decision is still the one recorded).
+    const store::Tip tip = m_store->GetTip();
+    MC_ASSIGN_OR_RETURN(ledger::TxResult preview,
+                        ledger::PreviewTransaction(m_store->State(), m_chain->genesis().params,
+                                                   tip.height + 1, NowMs(), *request));
+    if (preview.code == ledger::TxCode::kRefused) {
+      if (auto limited = over_limit()) return *limited;
+    }
   }
   // The signature was checked above: the pool takes it as verified.
   MC_ASSIGN_OR_RETURN(api::SubmitOutcome access, SubmitChecked(request, std::nullopt, true, true));
@@ -1631,9 +1671,14 @@ std::string NodeImpl::Metrics() const {
     << m_rejected << "\n"
     << "# HELP medchain_reads_total Read requests.\n"
     << "# TYPE medchain_reads_total counter\nmedchain_reads_total " << m_reads << "\n"
-    << "# HELP medchain_reads_refused_total Read requests refused (and recorded).\n"
+    << "# HELP medchain_reads_refused_total Read requests refused (recorded, unless their "
+       "signature or author failed or the participant was over its limit).\n"
     << "# TYPE medchain_reads_refused_total counter\nmedchain_reads_refused_total "
     << m_reads_refused << "\n"
+    << "# HELP medchain_reads_limited_total Read requests refused with 429 over the "
+       "per-participant limit on refused reads (not recorded).\n"
+    << "# TYPE medchain_reads_limited_total counter\nmedchain_reads_limited_total "
+    << m_reads_limited << "\n"
     << "# HELP medchain_pool_size Transactions waiting in the pool.\n"
     << "# TYPE medchain_pool_size gauge\nmedchain_pool_size " << m_pool.Waiting() << "\n"
     << "# HELP medchain_pool_in_flight Transactions in proposed, unapplied blocks.\n"

@@ -31,7 +31,7 @@ std::string Fields(const NodeConfig& c) {
     << c.log_level << '|' << c.raft.enabled << '|' << c.raft.address << '|'
     << c.raft.election_timeout_ms << '|' << c.raft.heartbeat_timeout_ms << '|'
     << c.raft.snapshot_threshold << '|' << c.raft.snapshot_trailing << '|'
-    << c.peer_reply_max_bytes;
+    << c.peer_reply_max_bytes << '|' << c.refused_reads_per_minute;
   for (const auto& j : c.raft.join) o << '|' << j;
   return o.str();
 }

@@ -60,6 +60,37 @@ Status ApplyGenesis(const Genesis& genesis, const Transaction& genesis_tx, State
 // the same block).
 Block MakeGenesisBlock(const Genesis& genesis);
 
+// Whether the author of `tx` may author it now (docs/security.md, "Who may
+// act"): a registered participant, not suspended, and for a practitioner,
+// of a registered organisation that is not suspended. A self-registration
+// (a patient registering their own key) needs no registered author. The
+// same rule refuses a transaction at a node's pool and marks it invalid in
+// a block (a block can still carry one: the state changed between the two).
+enum class AuthorStanding : uint8_t {
+  kActive = 0,
+  kSelfRegistration,       // register_participant of a patient by their own key
+  kUnregistered,           // the key belongs to no participant
+  kSuspended,              // the participant is suspended
+  kOrganisationSuspended,  // a practitioner whose organisation is suspended or gone
+};
+struct AuthorCheck {
+  AuthorStanding standing = AuthorStanding::kUnregistered;
+  std::optional<Participant> author;  // set unless kUnregistered / kSelfRegistration
+  std::string reason;                 // why it may not act; empty when it may
+  bool may_act() const {
+    return standing == AuthorStanding::kActive || standing == AuthorStanding::kSelfRegistration;
+  }
+};
+Result<AuthorCheck> CheckAuthor(const StateView& view, const Transaction& tx);
+
+// What ApplyTransactions would decide for `tx` alone in a block at `height`
+// and `time_ms` on top of `state`, as if its signature held, without
+// changing anything. Nodes use it to see beforehand whether a read request
+// would be refused (for the per-participant limit on refused reads); the
+// block's own decision is the one that counts.
+Result<TxResult> PreviewTransaction(const StateReader& state, const ChainParams& params,
+                                    uint64_t height, uint64_t time_ms, const Transaction& tx);
+
 // Checks that would be made before a transaction enters a pool: decodes the
 // body for its type and checks its shape (ids, sorted lists, sizes) without
 // state. The state-dependent rules run in ApplyTransactions.

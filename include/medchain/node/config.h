@@ -44,6 +44,9 @@ struct NodeConfig {
   size_t peer_reply_max_bytes = size_t{64} << 20;
   unsigned http_threads = 256;
   unsigned wait_timeout_ms = 30000;
+  // Refused reads committed per participant per minute on this node (burst
+  // the same); more get 429 and leave no trace (docs/security.md).
+  unsigned refused_reads_per_minute = 20;
   size_t block_max_txs = 2000;
   size_t block_max_bytes = 1 << 20;
   unsigned block_max_delay_ms = 20;
