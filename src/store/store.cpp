@@ -7,6 +7,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
 
@@ -443,6 +444,18 @@ class RocksStore final : public Store {
       if (!s.ok()) return FromRocks(s, "compaction");
     }
     return Status::Ok();
+  }
+
+  Status WriteCopy(const std::string& dir) const override {
+    if (dir.empty()) return Status::InvalidArgument("copy: no folder given");
+    rocksdb::Checkpoint* raw = nullptr;
+    rocksdb::Status s = rocksdb::Checkpoint::Create(m_db.get(), &raw);
+    if (!s.ok()) return FromRocks(s, "copy of the store");
+    std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+    // log_size_for_flush 0: memtables are flushed first, so the copy is SST
+    // files plus a WAL holding at most what was written during the flush.
+    s = cp->CreateCheckpoint(dir, /*log_size_for_flush=*/0);
+    return FromRocks(s, "copy of the store into " + dir);
   }
 
   Status PutCheckpoint(uint64_t height, std::string_view note) override {

@@ -124,6 +124,16 @@ class Store {
   // WAL files (used after erasures and by tests).
   virtual Status CompactAll() = 0;
 
+  // Writes a consistent point-in-time copy of the whole store into `dir`, a
+  // folder that must not exist yet (its parent must): a RocksDB checkpoint,
+  // with SST files hard-linked when `dir` is on the same filesystem and
+  // copied otherwise. Commits go on while it runs; the copy holds exactly
+  // the blocks committed before some instant during the call (never half a
+  // block). Open the copy (read-only) to learn its tip. The copy of an SST
+  // file that is hard-linked keeps its data on disk after the live store
+  // compacts it away: an erasure does not reach copies (docs/operations.md).
+  virtual Status WriteCopy(const std::string& dir) const = 0;
+
   // Stores a signed checkpoint of the block at `height` (and as the latest).
   virtual Status PutCheckpoint(uint64_t height, std::string_view note) = 0;
 
