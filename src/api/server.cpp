@@ -403,6 +403,13 @@ class HttpServer final : public Server {
       res.set_content(m_backend.ClusterJson(req.get_param_value("local") == "1"),
                       "application/json");
     });
+    h.Post("/v1/admin/backup", [this](const Request& req, Response& res) {
+      auto r = m_backend.AdminBackup(req.get_header_value("X-Medchain-Signer"),
+                                     req.get_header_value("X-Medchain-Time"),
+                                     req.get_header_value("X-Medchain-Signature"));
+      if (!r.ok()) return SendStatus(res, r.status());
+      res.set_content(*r, "application/json");
+    });
     RecordRoutes();
   }
 

@@ -35,6 +35,7 @@ constexpr ConfigSection kSections[] = {
     {"blocks", "Block cutting: a block is cut at whichever limit is reached first."},
     {"pool", "The pool of submitted transactions waiting for a block."},
     {"raft", "Ordering through Raft (docs/consensus.md, docs/cluster.md)."},
+    {"backup", "Online backups (`medchain backup`, docs/operations.md)."},
     {"fhir",
      "The FHIR R4 facade at `/fhir/r4` (docs/fhir.md). It is on when `token` and "
      "`key_file` are both set."},
@@ -213,6 +214,15 @@ constexpr ConfigKey kKeys[] = {
      .description = "API URLs of existing nodes that a node joining an existing cluster (not "
                     "a founding node) fetches the ledger from before it starts; the founding "
                     "nodes of the genesis are always asked too."},
+
+    {.section = "backup",
+     .name = "dir",
+     .type = T::kPath,
+     .default_note = "`backups` in `node.data_dir`",
+     .description = "Folder the node writes backups into when an admin asks "
+                    "(`POST /v1/admin/backup`); each backup is a new folder in it. On the "
+                    "ledger's filesystem a backup hard-links the store's files (fast, no "
+                    "extra space until they are compacted); move it elsewhere for safety."},
 
     {.section = "fhir",
      .name = "token",
@@ -442,6 +452,7 @@ Result<NodeConfig> ReadConfig(const std::string& path, NeedPassphrase need,
       fail("raft.join", "must be a list of API URLs, e.g. [\"http://10.0.0.1:7070\"]");
     }
   }
+  str("backup", "dir", c.backup_dir, false);
   str("fhir", "token", c.fhir_token, false);
   str("fhir", "key_file", c.fhir_key_file, false);
   str("fhir", "definitions", c.fhir_definitions, false);
@@ -481,6 +492,8 @@ Result<NodeConfig> ReadConfig(const std::string& path, NeedPassphrase need,
   c.key_file = resolve(c.key_file);
   c.genesis_file = resolve(c.genesis_file);
   c.fhir_key_file = resolve(c.fhir_key_file);
+  c.backup_dir =
+      c.backup_dir.empty() ? (fs::path(c.data_dir) / "backups").string() : resolve(c.backup_dir);
   c.fhir_definitions = resolve(c.fhir_definitions);
   source = PassphraseSource{{}, pass_env};
   if (!pass_file.empty()) {

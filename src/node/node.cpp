@@ -28,6 +28,7 @@
 #include "medchain/crypto/init.h"
 #include "medchain/crypto/keyfile.h"
 #include "medchain/crypto/signed_note.h"
+#include "medchain/node/backup.h"
 #include "medchain/node/pool.h"
 #include "medchain/store/chain.h"
 #include "medchain/store/checkpoint.h"
@@ -205,6 +206,10 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   std::string Metrics() const override;
   Status Health() const override;
   std::string ClusterJson(bool local_only) const override;
+  Result<std::string> AdminBackup(std::string_view signer, std::string_view time_ms,
+                                  std::string_view signature_hex) override {
+    return m_backup->Handle(signer, time_ms, signature_hex);
+  }
 
   // ---- consensus::StateMachine (Raft applier thread) ----
   void Apply(uint64_t index, uint64_t term, ByteView entry) override;
@@ -290,6 +295,7 @@ class NodeImpl final : public Node, public consensus::StateMachine {
   std::string m_origin;
   std::unique_ptr<store::Store> m_store;
   std::unique_ptr<store::Chain> m_chain;
+  std::unique_ptr<BackupService> m_backup;  // set before the API starts
   Pool m_pool;
   Waiters m_waiters;
   RefusalLimiter m_refusal_limiter;
@@ -381,6 +387,7 @@ Status NodeImpl::Init() {
   m_note_signer.emplace(std::move(signer));
   m_origin = store::CheckpointOrigin(m_chain->genesis(), m_chain->genesis_hash());
   m_url = m_config.public_url;
+  m_backup = std::make_unique<BackupService>(m_config, *m_store, m_origin);
 
   MC_ASSIGN_OR_RETURN(m_tamper_height, TamperHeightFromEnv());
   if (m_tamper_height) {

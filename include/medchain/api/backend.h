@@ -86,6 +86,13 @@ class Backend {
   // term and applied index (asked of each node). `local_only`: this node's
   // own entry only (what peers ask each other).
   virtual std::string ClusterJson(bool local_only) const = 0;
+
+  // POST /v1/admin/backup (node/backup.h, docs/operations.md), given the
+  // request's X-Medchain-Signer, X-Medchain-Time and X-Medchain-Signature:
+  // the JSON text of the backup made. Unauthenticated or PermissionDenied
+  // when the signature is missing, wrong, or not an admin's or this node's.
+  virtual Result<std::string> AdminBackup(std::string_view signer, std::string_view time_ms,
+                                          std::string_view signature_hex) = 0;
 };
 
 }  // namespace medchain::api

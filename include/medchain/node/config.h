@@ -56,6 +56,9 @@ struct NodeConfig {
   std::string fhir_key_file;     // the organisation's key file the FHIR facade acts with
   std::string fhir_definitions;  // folder of the FHIR R4 definitions
   std::string log_level = "info";
+  // Where POST /v1/admin/backup writes backups (docs/operations.md);
+  // LoadConfig makes it DATA_DIR/backups when the config does not say.
+  std::string backup_dir;
   RaftConfig raft;
 };
 
