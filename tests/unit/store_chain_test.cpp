@@ -3,6 +3,7 @@
 // from stored nodes, invalid transactions are marked, tampering is found.
 #include <gtest/gtest.h>
 
+#include "chain_fixture.h"
 #include "medchain/core/merkle.h"
 #include "medchain/store/chain.h"
 #include "test_util.h"
@@ -15,60 +16,7 @@ using ledger::TxType;
 using testing::Identity;
 using testing::TempDir;
 
-class ChainTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    genesis.consortium = "test consortium";
-    genesis.time_ms = 1000;
-    genesis.participants.push_back(admin.Registration());
-    genesis.participants.push_back(org.Registration());
-    auto n = node.Registration("org-a");
-    n.node = ledger::NodeInfo{1, "127.0.0.1:1", "http://127.0.0.1:2"};
-    genesis.participants.push_back(n);
-    Open();
-  }
-
-  void Open() {
-    chain.reset();
-    store.reset();
-    auto s = Store::Open(StoreOptions{dir.Sub("db")});
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store = std::move(*s);
-    auto c = Chain::Open(store.get(), genesis);
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    chain = std::move(*c);
-  }
-
-  ledger::Block Build(std::vector<ledger::TransactionRef> txs, uint64_t time_ms = 2000) {
-    Tip tip = store->GetTip();
-    auto [block, log] = chain->BuildBlock(
-        std::move(txs), tip, store->GetLogState(), time_ms, 1, node.sign.public_key(),
-        [&](const ledger::BlockHeader& h) { return node.sign.Sign(h.SigningMessage()); });
-    return block;
-  }
-
-  ApplyOutcome Apply(const ledger::Block& b,
-                     std::vector<std::pair<uint32_t, ledger::Sidecar>> sc = {}) {
-    ledger::Proposal p{b, std::move(sc)};
-    auto r = chain->Apply(p, 0, nullptr, nullptr);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? *r : ApplyOutcome{};
-  }
-
-  ledger::TransactionRef Attest(Identity& who, uint8_t fill) {
-    ledger::Attest a;
-    a.digest.fill(fill);
-    return who.Tx(TxType::kAttest, a);
-  }
-
-  TempDir dir;
-  Identity admin{"admin", Role::kAdmin};
-  Identity org{"org-a", Role::kOrganisation};
-  Identity node{"node-1", Role::kNode};
-  ledger::Genesis genesis;
-  std::unique_ptr<Store> store;
-  std::unique_ptr<Chain> chain;
-};
+using ChainTest = ChainFixture;
 
 TEST_F(ChainTest, GenesisIsBlockZeroAndSurvivesReopen) {
   Tip tip = store->GetTip();

@@ -8,49 +8,22 @@
 #include <fstream>
 #include <thread>
 
+#include "chain_fixture.h"
 #include "medchain/store/chain.h"
-#include "test_util.h"
 
 namespace medchain::store {
 namespace {
 
-using ledger::Role;
-using ledger::TxType;
-using testing::Identity;
-using testing::TempDir;
-
-class StoreCopyTest : public ::testing::Test {
+class StoreCopyTest : public ChainFixture {
  protected:
-  void SetUp() override {
-    genesis.consortium = "copy test consortium";
-    genesis.time_ms = 1000;
-    genesis.participants.push_back(admin.Registration());
-    genesis.participants.push_back(org.Registration());
-    auto n = node.Registration("org-a");
-    n.node = ledger::NodeInfo{1, "127.0.0.1:1", "http://127.0.0.1:2"};
-    genesis.participants.push_back(n);
-    auto s = Store::Open(StoreOptions{dir.Sub("db")});
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store = std::move(*s);
-    auto c = Chain::Open(store.get(), genesis);
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    chain = std::move(*c);
-  }
-
-  // Commits one block of two attestations (the applier's work).
+  // Commits one block of two attestations (the applier's work), with Raft
+  // index height + 10.
   void CommitOne(uint8_t fill) {
-    ledger::Attest a;
-    a.digest.fill(fill);
-    ledger::Attest b;
-    b.digest.fill(static_cast<uint8_t>(fill ^ 0x55));
-    Tip tip = store->GetTip();
-    auto [block, log] = chain->BuildBlock(
-        {org.Tx(TxType::kAttest, a), admin.Tx(TxType::kAttest, b)}, tip, store->GetLogState(),
-        2000 + tip.height, 1, node.sign.public_key(),
-        [&](const ledger::BlockHeader& h) { return node.sign.Sign(h.SigningMessage()); });
-    auto r = chain->Apply(ledger::Proposal{block, {}}, tip.height + 10, nullptr, nullptr);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    ASSERT_EQ(r->kind, ApplyOutcome::Kind::kApplied) << r->reason;
+    const uint64_t height = store->GetTip().height;
+    ledger::Block b =
+        Build({Attest(org, fill), Attest(admin, static_cast<uint8_t>(fill ^ 0x55))}, 2000 + height);
+    ApplyOutcome o = Apply(b, {}, height + 10);
+    ASSERT_EQ(o.kind, ApplyOutcome::Kind::kApplied) << o.reason;
   }
 
   static std::unique_ptr<Store> OpenCopy(const std::string& path) {
@@ -61,14 +34,6 @@ class StoreCopyTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(*s) : nullptr;
   }
-
-  TempDir dir;
-  Identity admin{"admin", Role::kAdmin};
-  Identity org{"org-a", Role::kOrganisation};
-  Identity node{"node-1", Role::kNode};
-  ledger::Genesis genesis;
-  std::unique_ptr<Store> store;
-  std::unique_ptr<Chain> chain;
 };
 
 TEST_F(StoreCopyTest, CopyHoldsTheCommittedChainAndStaysApart) {
