@@ -242,15 +242,15 @@ class HttpServer final : public Server {
     });
     // The last resort for a handler that threw: a generic 500. The exception's
     // text is neither sent nor logged, since it may quote request data.
-    m_http.set_exception_handler([](const Request& req, Response& res,
-                                    std::exception_ptr) noexcept {
-      try {
-        spdlog::error("api: a handler for {} failed unexpectedly", req.method);
-        res.status = 500;
-        res.set_content(kInternalErrorBody, "application/json");
-      } catch (...) {
-      }
-    });
+    m_http.set_exception_handler(
+        [](const Request& req, Response& res, std::exception_ptr) noexcept {
+          try {
+            spdlog::error("api: a handler for {} failed unexpectedly", req.method);
+            res.status = 500;
+            res.set_content(kInternalErrorBody, "application/json");
+          } catch (...) {
+          }
+        });
     m_http.set_error_handler([this](const Request& req, Response& res) noexcept {
       if (!res.body.empty()) return;
       try {

@@ -27,9 +27,8 @@ int Sign(const SignArgs& a) {
   if (!view.ok()) return Fail(view.status().message(), kExitUsage);
   const std::string keyid =
       key->participant_id.empty() ? ToHex(key->signing.public_key()) : key->participant_id;
-  auto h = crypto::SignApiRequest(*view, keyid,
-                                  a.created ? a.created : static_cast<int64_t>(NowMs() / 1000),
-                                  key->signing);
+  auto h = crypto::SignApiRequest(
+      *view, keyid, a.created ? a.created : static_cast<int64_t>(NowMs() / 1000), key->signing);
   if (!h.ok()) return Fail(h.status().message());
   std::cout << "Signature-Input: " << h->signature_input << "\n"
             << "Signature: " << h->signature << "\n";

@@ -30,8 +30,8 @@ std::string Fields(const NodeConfig& c) {
     << '|' << c.fhir_token << '|' << c.fhir_key_file << '|' << c.fhir_definitions << '|'
     << c.log_level << '|' << c.raft.enabled << '|' << c.raft.address << '|'
     << c.raft.election_timeout_ms << '|' << c.raft.heartbeat_timeout_ms << '|'
-    << c.raft.snapshot_threshold << '|' << c.raft.snapshot_trailing << '|'
-    << c.peer_reply_max_bytes << '|' << c.refused_reads_per_minute;
+    << c.raft.snapshot_threshold << '|' << c.raft.snapshot_trailing << '|' << c.peer_reply_max_bytes
+    << '|' << c.refused_reads_per_minute;
   for (const auto& j : c.raft.join) o << '|' << j;
   return o.str();
 }
@@ -154,8 +154,8 @@ TEST_F(ConfigTable, PeerReplyLimitFitsTheLargestBlock) {
   v["api"]["peer_reply_max_bytes"] = std::to_string(64 << 20);
   auto refused = Load(v);
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find(
-                "api.peer_reply_max_bytes: must be at least " + std::to_string(65 << 20)),
+  EXPECT_NE(refused.status().message().find("api.peer_reply_max_bytes: must be at least " +
+                                            std::to_string(65 << 20)),
             std::string::npos)
       << refused.status().message();
 
